@@ -1,15 +1,44 @@
 package org.xrayscreening.models.network;
 
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.nn.pooling.Pool;
 import org.xrayscreening.models.Architecture;
 
-/** Builds the project's networks; the one place that maps an {@link Architecture} to a DJL block. */
+/**
+ * Builds the project's networks; the one place that maps an {@link Architecture} to a DJL block.
+ *
+ * <p>All blocks take NCHW float input (N, 3, H, W), already normalized as {@link Architecture#normalization()}
+ * says, at any square or non-square size from the architecture's Keras minimum up; they are built
+ * uninitialized (call {@code initialize(manager, FLOAT32, new Shape(1, 3, s, s))} or let a Model/Trainer do it).
+ * The parameter shapes do not depend on the input size, so one initialized block runs at any size.
+ *
+ * <p>Classifier layout (child keys): {@code 01<Backbone class>} (e.g. {@code 01MobileNetV1}),
+ * {@code 02LambdaBlock} global average pooling to (N, C), {@code 03Dropout} (rate {@link #DROPOUT_RATE}, active
+ * only when forward is called with training = true), {@code 04Linear} logits (N, numClasses), parameters
+ * {@code 04Linear_weight} (numClasses, C) and {@code 04Linear_bias}.
+ */
 public final class Networks {
+    /** Dropout rate between pooling and the dense layer of {@link #classifier}. */
+    public static final float DROPOUT_RATE = 0.2f;
+
     private Networks() {}
 
     /** Backbone without its ImageNet top, as Keras' {@code include_top=False} (no pooling). */
     public static Block backbone(Architecture architecture) {
-        throw new UnsupportedOperationException("not yet implemented: " + architecture);
+        return kerasBackbone(architecture);
+    }
+
+    /** Same as {@link #backbone(Architecture)}, typed, for callers that need the Keras layer mapping. */
+    public static KerasBackbone kerasBackbone(Architecture architecture) {
+        switch (architecture) {
+            case MOBILENET:
+                return new MobileNetV1();
+            default:
+                throw new UnsupportedOperationException("not yet implemented: " + architecture);
+        }
     }
 
     /**
@@ -17,6 +46,23 @@ public final class Networks {
      * output (N, numClasses) logits; softmax gives probabilities.
      */
     public static Block classifier(Architecture architecture, int numClasses) {
-        throw new UnsupportedOperationException("not yet implemented: " + architecture);
+        if (numClasses < 1) {
+            throw new IllegalArgumentException("numClasses must be positive: " + numClasses);
+        }
+        return new SequentialBlock()
+                .add(kerasBackbone(architecture))
+                .add(Pool.globalAvgPool2dBlock())
+                .add(Dropout.builder().optRate(DROPOUT_RATE).build())
+                .add(Linear.builder().setUnits(numClasses).build());
+    }
+
+    /** Child key of the backbone inside {@link #classifier}: the prefix of its parameter names there. */
+    public static String classifierBackboneKey(Architecture architecture) {
+        return "01" + kerasBackbone(architecture).getClass().getSimpleName();
+    }
+
+    /** Sum of all parameter sizes of an initialized block (batch-norm moving statistics included). */
+    public static long parameterCount(Block block) {
+        return KerasBackbone.parameterCount(block);
     }
 }

@@ -1,0 +1,129 @@
+package org.xrayscreening.models.network;
+
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.ParameterList;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.util.Pair;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A Keras-applications backbone ({@code include_top=False}, no pooling) rebuilt as a DJL block, NCHW in and
+ * out, that remembers which Keras layer each of its weight-bearing blocks stands for.
+ *
+ * <p>{@link #kerasLayerPaths()} maps every Keras layer that has weights (Conv2D, DepthwiseConv2D, the depthwise
+ * and pointwise halves of SeparableConv2D, BatchNormalization) to its DJL block path: the child keys from this
+ * block down, joined by {@code '_'}, exactly as DJL prefixes parameter names in {@link Block#getParameters()}.
+ * So Keras {@code "conv_dw_3"}'s kernel is {@code getParameters().get(path + "_weight")} and a BN layer's
+ * gamma/beta/moving_mean/moving_variance are {@code path + "_gamma"|"_beta"|"_runningMean"|"_runningVar"}. Inside a
+ * classifier from {@link Networks#classifier} prefix the path with the backbone's child key there,
+ * {@link Networks#classifierBackboneKey(org.xrayscreening.models.Architecture)}. The map's iteration order is a depth-first walk
+ * of the block tree, which every subclass arranges to equal Keras' layer creation order, so a file whose layer
+ * names differ (Keras auto-names, TFLite tensor names) can be mapped by order.
+ *
+ * <p>Layout conventions (mind them when importing Keras/TF weights, which are NHWC / HWIO):
+ * DJL conv weights are (out, in/groups, kH, kW); a depthwise conv is a {@link Conv2d} with groups = channels and
+ * weight (C, 1, kH, kW) (Keras depthwise_kernel (kH, kW, C, 1)); SeparableConv2D is two children, depthwise then
+ * pointwise 1x1, neither with bias.
+ */
+public abstract class KerasBackbone extends SequentialBlock {
+    /** Keras' BatchNormalization default momentum (DJL uses the same convention; its own default is 0.9). */
+    public static final float KERAS_BN_MOMENTUM = 0.99f;
+
+    private final IdentityHashMap<Block, String> kerasNames = new IdentityHashMap<>();
+
+    /** Channels of the backbone's output feature map. */
+    public abstract int outputChannels();
+
+    /** Smallest square input side Keras accepts for this network. */
+    public abstract int minInputSize();
+
+    /** Records that {@code block} is Keras layer {@code name}; returns the block. */
+    protected final <B extends Block> B keras(String name, B block) {
+        if (kerasNames.containsValue(name)) {
+            throw new IllegalStateException("duplicate Keras layer name " + name);
+        }
+        kerasNames.put(block, name);
+        return block;
+    }
+
+    /** Keras layer name -> DJL block path relative to this block, in Keras creation order. */
+    public Map<String, String> kerasLayerPaths() {
+        Map<String, String> out = new LinkedHashMap<>();
+        walk(this, "", out);
+        if (out.size() != kerasNames.size()) {
+            throw new IllegalStateException("recorded Keras layers not all attached to the block tree");
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    private void walk(Block block, String prefix, Map<String, String> out) {
+        for (Pair<String, Block> child : block.getChildren()) {
+            String path = prefix.isEmpty() ? child.getKey() : prefix + "_" + child.getKey();
+            String name = kerasNames.get(child.getValue());
+            if (name != null) {
+                out.put(name, path);
+            }
+            walk(child.getValue(), path, out);
+        }
+    }
+
+    /** Sum of the sizes of all parameters (trainable or not, batch-norm moving statistics included). */
+    public static long parameterCount(Block block) {
+        long total = 0;
+        ParameterList params = block.getParameters();
+        for (Pair<String, ai.djl.nn.Parameter> p : params) {
+            Shape shape = p.getValue().getShape();
+            if (shape == null) {
+                throw new IllegalStateException("parameter " + p.getKey() + " has no shape: initialize the block first");
+            }
+            total += shape.size();
+        }
+        return total;
+    }
+
+    // ---- building helpers shared by the four networks -------------------------------------------------------
+
+    /** Conv2d without bias, square kernel/stride, symmetric padding (0 = valid). */
+    static Conv2d conv(int filters, int kernel, int stride, int padding, boolean bias) {
+        return conv(filters, kernel, kernel, stride, padding, padding, bias, 1);
+    }
+
+    static Conv2d conv(int filters, int kernelH, int kernelW, int stride, int padH, int padW, boolean bias,
+                       int groups) {
+        return Conv2d.builder()
+                .setFilters(filters)
+                .setKernelShape(new Shape(kernelH, kernelW))
+                .optStride(new Shape(stride, stride))
+                .optPadding(new Shape(padH, padW))
+                .optGroups(groups)
+                .optBias(bias)
+                .build();
+    }
+
+    /** Depthwise 3x3-style conv (depth multiplier 1) over {@code channels} channels, no bias. */
+    static Conv2d depthwise(int channels, int kernel, int stride, int padding) {
+        return conv(channels, kernel, kernel, stride, padding, padding, false, channels);
+    }
+
+    /** Keras BatchNormalization(axis=1, epsilon) with gamma and beta. */
+    static BatchNorm batchNorm(float epsilon) {
+        return BatchNorm.builder().optAxis(1).optEpsilon(epsilon).optMomentum(KERAS_BN_MOMENTUM).build();
+    }
+
+    /**
+     * Padding for a stride-1 conv with Keras padding="same" and an odd kernel: TF SAME is then symmetric,
+     * (k - 1) / 2 on each side, at any input size, so the conv's own padding reproduces it exactly.
+     */
+    static int sameStride1(int kernel) {
+        if (kernel % 2 == 0) {
+            throw new IllegalArgumentException("even kernel: TF SAME is asymmetric, use Pad2d.tfSame");
+        }
+        return (kernel - 1) / 2;
+    }
+}
