@@ -1,23 +1,28 @@
 package org.xrayscreening.models.network;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.ParameterList;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.norm.BatchNorm;
+import ai.djl.nn.pooling.Pool;
 import ai.djl.util.Pair;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * A Keras-applications backbone ({@code include_top=False}, no pooling) rebuilt as a DJL block, NCHW in and
  * out, that remembers which Keras layer each of its weight-bearing blocks stands for.
  *
- * <p>{@link #kerasLayerPaths()} maps every Keras layer that has weights (Conv2D, DepthwiseConv2D, the depthwise
- * and pointwise halves of SeparableConv2D, BatchNormalization) to its DJL block path: the child keys from this
+ * <p>{@link #kerasLayerPaths()} maps every Keras layer that has weights (Conv2D, DepthwiseConv2D,
+ * SeparableConv2D, BatchNormalization) to its DJL block path: the child keys from this
  * block down, joined by {@code '_'}, exactly as DJL prefixes parameter names in {@link Block#getParameters()}.
  * So Keras {@code "conv_dw_3"}'s kernel is {@code getParameters().get(path + "_weight")} and a BN layer's
  * gamma/beta/moving_mean/moving_variance are {@code path + "_gamma"|"_beta"|"_runningMean"|"_runningVar"}. Inside a
@@ -28,8 +33,10 @@ import java.util.Map;
  *
  * <p>Layout conventions (mind them when importing Keras/TF weights, which are NHWC / HWIO):
  * DJL conv weights are (out, in/groups, kH, kW); a depthwise conv is a {@link Conv2d} with groups = channels and
- * weight (C, 1, kH, kW) (Keras depthwise_kernel (kH, kW, C, 1)); SeparableConv2D is two children, depthwise then
- * pointwise 1x1, neither with bias.
+ * weight (C, 1, kH, kW) (Keras depthwise_kernel (kH, kW, C, 1)); a SeparableConv2D is a {@link SequentialBlock}
+ * whose children are the depthwise conv ({@code path + "_01Conv2d_weight"} = depthwise_kernel) and the 1x1
+ * pointwise conv ({@code path + "_02Conv2d_weight"} = pointwise_kernel), neither with bias. A conv with bias has
+ * {@code path + "_bias"}. A BN without scale ({@link BatchNormNoScale}) has no {@code _gamma}.
  */
 public abstract class KerasBackbone extends SequentialBlock {
     /** Keras' BatchNormalization default momentum (DJL uses the same convention; its own default is 0.9). */
@@ -114,6 +121,42 @@ public abstract class KerasBackbone extends SequentialBlock {
     /** Keras BatchNormalization(axis=1, epsilon) with gamma and beta. */
     static BatchNorm batchNorm(float epsilon) {
         return BatchNorm.builder().optAxis(1).optEpsilon(epsilon).optMomentum(KERAS_BN_MOMENTUM).build();
+    }
+
+    /** Keras SeparableConv2D(filters, kernel, padding="same", use_bias=False), stride 1: depthwise then 1x1. */
+    static SequentialBlock separable(int inChannels, int filters, int kernel) {
+        return new SequentialBlock()
+                .add(depthwise(inChannels, kernel, 1, sameStride1(kernel)))
+                .add(conv(filters, 1, 1, 0, false));
+    }
+
+    /** Keras AveragePooling2D(k, strides=1, padding="same"): TF averages over the non-padded elements only. */
+    static Block avgPoolSameStride1(int kernel) {
+        int p = sameStride1(kernel);
+        return Pool.avgPool2dBlock(new Shape(kernel, kernel), new Shape(1, 1), new Shape(p, p), false, false);
+    }
+
+    /** Keras MaxPooling2D(k, strides=s) with padding="valid". */
+    static Block maxPoolValid(int kernel, int stride) {
+        return Pool.maxPool2dBlock(new Shape(kernel, kernel), new Shape(stride, stride), new Shape(0, 0));
+    }
+
+    /** Join for a ParallelBlock: element-wise sum of the branches (Keras Add). */
+    static NDList sum(List<NDList> branches) {
+        NDArray out = branches.get(0).singletonOrThrow();
+        for (int i = 1; i < branches.size(); i++) {
+            out = out.add(branches.get(i).singletonOrThrow());
+        }
+        return new NDList(out);
+    }
+
+    /** Join for a ParallelBlock: concatenation of the branches along the channel axis (Keras concatenate). */
+    static NDList concatChannels(List<NDList> branches) {
+        NDList all = new NDList(branches.size());
+        for (NDList b : branches) {
+            all.add(b.singletonOrThrow());
+        }
+        return new NDList(NDArrays.concat(all, 1));
     }
 
     /**

@@ -36,8 +36,14 @@ public final class Networks {
         switch (architecture) {
             case MOBILENET:
                 return new MobileNetV1();
+            case RESNET50:
+                return new ResNet50();
+            case INCEPTION_V3:
+                return new InceptionV3();
+            case XCEPTION:
+                return new Xception();
             default:
-                throw new UnsupportedOperationException("not yet implemented: " + architecture);
+                throw new IllegalArgumentException("unknown architecture " + architecture);
         }
     }
 
@@ -58,7 +64,23 @@ public final class Networks {
 
     /** Child key of the backbone inside {@link #classifier}: the prefix of its parameter names there. */
     public static String classifierBackboneKey(Architecture architecture) {
-        return "01" + kerasBackbone(architecture).getClass().getSimpleName();
+        return "01" + backboneClass(architecture).getSimpleName();
+    }
+
+    /** The class implementing an architecture's backbone. */
+    public static Class<? extends KerasBackbone> backboneClass(Architecture architecture) {
+        switch (architecture) {
+            case MOBILENET:
+                return MobileNetV1.class;
+            case RESNET50:
+                return ResNet50.class;
+            case INCEPTION_V3:
+                return InceptionV3.class;
+            case XCEPTION:
+                return Xception.class;
+            default:
+                throw new IllegalArgumentException("unknown architecture " + architecture);
+        }
     }
 
     /** Sum of all parameter sizes of an initialized block (batch-norm moving statistics included). */
