@@ -15,7 +15,8 @@ import java.util.List;
  * 0.99: {@link BatchNormNoScale}) + ReLU. "same" convs here are all stride 1 with odd kernels (1x7, 7x1, 3x3,
  * 5x5, ...), where TF SAME is symmetric, so they use the conv's own padding; every stride-2 conv and max-pool is
  * "valid", as in Keras. The branch average pools are AveragePooling2D(3, 1, "same"), which in TF divide by the
- * number of non-padded elements: padding 1 with count_include_pad = false.
+ * number of non-padded elements ({@link AvgPool2dSame}; DJL's own count_include_pad = false is ignored by the
+ * PyTorch engine).
  *
  * <p>Keras names these layers automatically in creation order: {@code conv2d, conv2d_1, ..., conv2d_93} and
  * {@code batch_normalization, ..., batch_normalization_93} in a fresh Keras 3 session (Keras 2 files may number

@@ -132,8 +132,7 @@ public abstract class KerasBackbone extends SequentialBlock {
 
     /** Keras AveragePooling2D(k, strides=1, padding="same"): TF averages over the non-padded elements only. */
     static Block avgPoolSameStride1(int kernel) {
-        int p = sameStride1(kernel);
-        return Pool.avgPool2dBlock(new Shape(kernel, kernel), new Shape(1, 1), new Shape(p, p), false, false);
+        return new AvgPool2dSame(kernel, 1);
     }
 
     /** Keras MaxPooling2D(k, strides=s) with padding="valid". */
