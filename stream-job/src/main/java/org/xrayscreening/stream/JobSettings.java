@@ -1,0 +1,33 @@
+package org.xrayscreening.stream;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.List;
+import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+
+/**
+ * Everything the topology needs besides its source and sinks; serializable because operators carry parts of it
+ * to the TaskManagers.
+ */
+public record JobSettings(
+        String registryRoot,
+        List<ModelSpec> models,
+        EnsemblePolicy policy,
+        Duration ensembleTimeout,
+        ImageLimits imageLimits,
+        int canonicalMaxSide,
+        String metricsHost,
+        int metricsPort) implements Serializable {
+
+    public JobSettings {
+        models = List.copyOf(models);
+        if (models.isEmpty()) {
+            throw new IllegalArgumentException("at least one model is needed");
+        }
+    }
+
+    public List<String> modelIds() {
+        return models.stream().map(m -> m.architecture().id()).toList();
+    }
+}

@@ -1,0 +1,221 @@
+package org.xrayscreening.stream;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.xrayscreening.connectors.event.Alert;
+import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.kafka.KafkaSinks;
+import org.xrayscreening.connectors.kafka.KafkaSources;
+import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.local.LocalScreening;
+import org.xrayscreening.stream.bench.ScreeningBenchmark;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The stream job's entry point. Without a sub-command it submits the job to the Flink environment it runs in
+ * (a Flink cluster via {@code flink run} or the Kubernetes operator); {@code local} runs everything on
+ * embedded defaults; {@code benchmark} measures the embedded pipeline.
+ *
+ * <p>Every option can also come from a properties file given with {@code --config} (keys are the long option
+ * names without dashes, e.g. {@code bootstrap-servers=kafka:9092}); the command line wins.
+ */
+@Command(name = "xray-screening", mixinStandardHelpOptions = true, version = "xray-screening 0.1.0",
+        description = "Screens chest X-rays for COVID-19 as they are acquired (Kafka -> Flink -> 4 CNNs).",
+        subcommands = {LocalScreening.class, ScreeningBenchmark.class})
+public class ScreeningJob implements Callable<Integer> {
+
+    @Mixin
+    public Options options = new Options();
+
+    /** The options shared by the cluster job, the local run and the benchmark. */
+    public static class Options {
+        @Option(names = "--config", description = "Properties file with defaults for any option.")
+        public Path config;
+
+        @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092", description = "Kafka bootstrap servers.")
+        public String bootstrapServers;
+
+        @Option(names = "--kafka-properties", description = "Extra Kafka client properties (TLS, SASL, ...).")
+        public Path kafkaProperties;
+
+        @Option(names = "--registry", defaultValue = "registry", description = "Model registry root directory.")
+        public Path registry;
+
+        @Option(names = "--models", split = ",",
+                defaultValue = "mobilenet@production,resnet50@production,inceptionv3@production,xception@production",
+                description = "Models to serve, architecture@version-or-alias.")
+        public List<String> models;
+
+        @Option(names = "--parallelism", defaultValue = "1", description = "Flink parallelism.")
+        public int parallelism;
+
+        @Option(names = "--checkpoint-interval", defaultValue = "10000",
+                description = "Checkpoint interval in ms; output becomes visible to read_committed readers at each checkpoint.")
+        public long checkpointIntervalMs;
+
+        @Option(names = "--ensemble-timeout", defaultValue = "60000",
+                description = "ms to wait for all models before emitting a partial recommendation.")
+        public long ensembleTimeoutMs;
+
+        @Option(names = "--threshold", defaultValue = "0.5", description = "Ensemble decision threshold.")
+        public double threshold;
+
+        @Option(names = "--indeterminate-band", defaultValue = "0.1",
+                description = "Probabilities within this distance of the threshold are INDETERMINATE.")
+        public double indeterminateBand;
+
+        @Option(names = "--max-disagreement", defaultValue = "0.5",
+                description = "Spread of model probabilities across the threshold above which the result is INDETERMINATE.")
+        public double maxDisagreement;
+
+        @Option(names = "--min-models", defaultValue = "2", description = "Fewer answering models give INDETERMINATE.")
+        public int minModels;
+
+        @Option(names = "--max-image-bytes", defaultValue = "33554432", description = "Largest image accepted (bytes).")
+        public long maxImageBytes;
+
+        @Option(names = "--max-image-pixels", defaultValue = "50000000", description = "Largest image accepted (pixels).")
+        public long maxImagePixels;
+
+        @Option(names = "--canonical-max-side", defaultValue = "512",
+                description = "Images are reduced to this longer side before they fan out to the models.")
+        public int canonicalMaxSide;
+
+        @Option(names = "--metrics-host", defaultValue = "0.0.0.0", description = "Prometheus endpoint address.")
+        public String metricsHost;
+
+        @Option(names = "--metrics-port", defaultValue = "9404", description = "Prometheus endpoint port (0: off).")
+        public int metricsPort;
+
+        @Option(names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
+        public String groupId;
+
+        @Option(names = "--transactional-id-prefix", defaultValue = "xray-screening",
+                description = "Prefix of the sinks' transactional ids; unique per job.")
+        public String transactionalIdPrefix;
+
+        @Option(names = "--topic-acquired", defaultValue = "xray.acquired")
+        public String topicAcquired;
+        @Option(names = "--topic-recommendations", defaultValue = "xray.recommendations")
+        public String topicRecommendations;
+        @Option(names = "--topic-alerts", defaultValue = "xray.alerts")
+        public String topicAlerts;
+        @Option(names = "--topic-dead-letter", defaultValue = "xray.dead-letter")
+        public String topicDeadLetter;
+        @Option(names = "--topic-labelled", defaultValue = "xray.labelled")
+        public String topicLabelled;
+        @Option(names = "--topic-model-updates", defaultValue = "xray.model-updates")
+        public String topicModelUpdates;
+        @Option(names = "--topic-model-status", defaultValue = "xray.model-status")
+        public String topicModelStatus;
+
+        public JobSettings settings() {
+            List<ModelSpec> specs = new ArrayList<>();
+            for (String m : models) {
+                specs.add(ModelSpec.parse(m.trim()));
+            }
+            return new JobSettings(registry.toAbsolutePath().toString(), specs,
+                    new EnsemblePolicy(threshold, indeterminateBand, maxDisagreement, minModels),
+                    Duration.ofMillis(ensembleTimeoutMs),
+                    new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
+                    canonicalMaxSide, metricsHost, metricsPort);
+        }
+
+        public Map<String, String> kafkaClientProperties() throws IOException {
+            Map<String, String> result = new HashMap<>();
+            if (kafkaProperties != null) {
+                Properties p = new Properties();
+                try (Reader r = Files.newBufferedReader(kafkaProperties)) {
+                    p.load(r);
+                }
+                p.stringPropertyNames().forEach(k -> result.put(k, p.getProperty(k)));
+            }
+            return result;
+        }
+
+        /** Kafka source and exactly-once sinks for the configured topics. */
+        public ScreeningTopology.Sinks kafkaSinks() throws IOException {
+            Map<String, String> props = kafkaClientProperties();
+            return new ScreeningTopology.Sinks(
+                    KafkaSinks.<Recommendation>json(bootstrapServers, topicRecommendations, Recommendation::studyId,
+                            DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-recommendations", props),
+                    KafkaSinks.<Alert>json(bootstrapServers, topicAlerts, ScreeningJob::alertKey,
+                            DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-alerts", props),
+                    KafkaSinks.<DeadLetter>json(bootstrapServers, topicDeadLetter, DeadLetter::key,
+                            DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-dead-letters", props));
+        }
+
+        /** Checkpointing drives the transactional sinks: output is committed at each checkpoint. */
+        public void configure(StreamExecutionEnvironment env) {
+            env.setParallelism(parallelism);
+            env.enableCheckpointing(checkpointIntervalMs, CheckpointingMode.EXACTLY_ONCE);
+        }
+    }
+
+    static String alertKey(Alert alert) {
+        return alert.studyId() != null ? alert.studyId() : alert.type().name();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Configuration conf = new Configuration();
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        options.configure(env);
+        ScreeningTopology.build(env,
+                KafkaSources.raw(options.bootstrapServers, options.topicAcquired, options.groupId,
+                        options.kafkaClientProperties()),
+                options.kafkaSinks(), options.settings());
+        env.execute("xray-screening " + String.join(",", options.models));
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine(new ScreeningJob(), args).execute(args));
+    }
+
+    /**
+     * Builds the command line. Defaults come from the file named by --config, found by scanning the raw
+     * arguments because picocli needs default values before it has parsed them.
+     */
+    public static CommandLine commandLine(Object command, String[] args) {
+        CommandLine cmd = new CommandLine(command);
+        Path config = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                config = Path.of(args[i + 1]);
+            } else if (args[i].startsWith("--config=")) {
+                config = Path.of(args[i].substring("--config=".length()));
+            }
+        }
+        if (config != null) {
+            Properties defaults = new Properties();
+            try (Reader r = Files.newBufferedReader(config)) {
+                defaults.load(r);
+            } catch (IOException e) {
+                throw new CommandLine.ParameterException(cmd, "cannot read --config " + config + ": " + e.getMessage());
+            }
+            cmd.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(defaults));
+        }
+        return cmd;
+    }
+}

@@ -1,0 +1,193 @@
+package org.xrayscreening.stream.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.ModelScore;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.stream.ScreeningJob;
+import org.xrayscreening.stream.local.EmbeddedPipeline;
+import org.xrayscreening.stream.local.SampleStudies;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Streams N synthetic studies through the embedded pipeline (embedded Kafka, local Flink, the registry's
+ * models) and prints throughput, end-to-end latency percentiles and per-model inference time as Markdown.
+ *
+ * <p>Two latencies are reported: "produced" is acquisition to the ensemble's decision (what the
+ * {@code xray_end_to_end_seconds} histogram sees); "visible" is acquisition to a read_committed consumer
+ * receiving it, which adds up to one checkpoint interval because exactly-once output is committed per
+ * checkpoint.
+ */
+@Command(name = "benchmark", mixinStandardHelpOptions = true,
+        description = "Stream N synthetic studies through the embedded pipeline and print throughput and latency.")
+public class ScreeningBenchmark implements Callable<Integer> {
+
+    @ParentCommand
+    ScreeningJob parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--studies", defaultValue = "200", description = "Studies to stream (after warm-up).")
+    int studies;
+
+    @Option(names = "--warmup", defaultValue = "8", description = "Studies streamed first and not measured.")
+    int warmup;
+
+    @Option(names = "--image-size", defaultValue = "320", description = "Side of the synthetic images.")
+    int imageSize;
+
+    @Option(names = "--work-dir", defaultValue = "local-data", description = "Where registry and spool live by default.")
+    Path workDir;
+
+    @Option(names = "--timeout", defaultValue = "PT30M", description = "Give up after this long (ISO-8601 duration).")
+    Duration timeout;
+
+    @Override
+    public Integer call() throws Exception {
+        ScreeningJob.Options options = parent.options;
+        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--registry")) {
+            options.registry = workDir.resolve("registry");
+        }
+        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--checkpoint-interval")) {
+            options.checkpointIntervalMs = 1000;
+        }
+        options.metricsPort = 0;
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options,
+                EmbeddedPipeline.demoModels(options.registry, 96, 192, 3))) {
+            System.out.printf(Locale.ROOT, "warming up with %d studies ...%n", warmup);
+            run(pipeline, options, "warmup-", warmup);
+            System.out.printf(Locale.ROOT, "measuring %d studies ...%n", studies);
+            Result result = run(pipeline, options, "bench-", studies);
+            System.out.println(result.markdown(options));
+        }
+        return 0;
+    }
+
+    private Result run(EmbeddedPipeline pipeline, ScreeningJob.Options options, String prefix, int n) throws Exception {
+        EventCodec codec = new EventCodec();
+        Random random = new Random(11);
+        List<byte[]> payloads = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            SampleStudies.Sample s = SampleStudies.synthetic(i, imageSize, workDir.resolve("spool"), random);
+            // re-key so warm-up and measured studies never collide
+            var event = codec.parseAcquired(s.json());
+            String id = prefix + s.studyId();
+            keys.add(id);
+            payloads.add(codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(event.schemaVersion(), id,
+                    event.patientRef(), event.acquiredAt(), event.view(), event.source(), event.image())));
+        }
+        Map<String, Object> consumerProps = Map.of("bootstrap.servers", pipeline.bootstrapServers(),
+                "group.id", "bench-" + prefix + System.nanoTime(), "auto.offset.reset", "latest",
+                "isolation.level", "read_committed", "key.deserializer", StringDeserializer.class.getName(),
+                "value.deserializer", ByteArrayDeserializer.class.getName());
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(consumerProps);
+             KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
+                     "bootstrap.servers", pipeline.bootstrapServers(), "key.serializer", StringSerializer.class.getName(),
+                     "value.serializer", ByteArraySerializer.class.getName(), "acks", "all", "linger.ms", "5"))) {
+            consumer.subscribe(List.of(options.topicRecommendations));
+            while (consumer.assignment().isEmpty()) {
+                consumer.poll(Duration.ofMillis(100));
+            }
+            consumer.seekToEnd(consumer.assignment());
+            consumer.assignment().forEach(consumer::position);
+
+            long start = System.nanoTime();
+            for (int i = 0; i < n; i++) {
+                // acquisition time = the moment of producing, so latency covers the whole pipeline
+                var event = codec.parseAcquired(payloads.get(i));
+                byte[] stamped = codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(event.schemaVersion(),
+                        event.studyId(), event.patientRef(), Instant.now(), event.view(), event.source(), event.image()));
+                producer.send(new ProducerRecord<>(options.topicAcquired, keys.get(i), stamped));
+            }
+            producer.flush();
+
+            Map<String, Recommendation> received = new HashMap<>();
+            List<Long> visibleMillis = new ArrayList<>();
+            long deadline = System.nanoTime() + timeout.toNanos();
+            long lastReceived = start;
+            while (received.size() < n && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    Recommendation r = codec.fromJson(record.value(), Recommendation.class);
+                    if (r.studyId().startsWith(prefix) && received.putIfAbsent(r.studyId(), r) == null) {
+                        visibleMillis.add(System.currentTimeMillis() - r.acquiredAt().toEpochMilli());
+                        lastReceived = System.nanoTime();
+                        if (received.size() % 10 == 0) {
+                            System.out.printf(Locale.ROOT, "\r  %d/%d recommendations", received.size(), n);
+                        }
+                    }
+                }
+            }
+            System.out.println();
+            if (received.size() < n) {
+                throw new IllegalStateException("only " + received.size() + " of " + n + " recommendations within " + timeout);
+            }
+            return new Result(n, (lastReceived - start) / 1e9, new ArrayList<>(received.values()), visibleMillis);
+        }
+    }
+
+    record Result(int n, double seconds, List<Recommendation> recommendations, List<Long> visibleMillis) {
+
+        String markdown(ScreeningJob.Options options) {
+            StringBuilder sb = new StringBuilder();
+            List<Long> produced = recommendations.stream().map(Recommendation::endToEndMillis).sorted().toList();
+            List<Long> visible = visibleMillis.stream().sorted().toList();
+            sb.append(String.format(Locale.ROOT, "%n| studies | wall s | throughput img/s | checkpoint ms | models |%n"
+                    + "| --- | --- | --- | --- | --- |%n| %d | %.1f | %.2f | %d | %s |%n", n, seconds, n / seconds,
+                    options.checkpointIntervalMs, String.join(", ", options.models)));
+            sb.append(String.format(Locale.ROOT, "%n| latency (ms) | p50 | p95 | p99 | max |%n| --- | --- | --- | --- | --- |%n"));
+            sb.append(row("acquired -> decision produced", produced));
+            sb.append(row("acquired -> visible (read_committed)", visible));
+            Map<String, List<Long>> perModel = new java.util.TreeMap<>();
+            Map<String, String> versions = new java.util.TreeMap<>();
+            for (Recommendation r : recommendations) {
+                for (ModelScore s : r.modelScores()) {
+                    perModel.computeIfAbsent(s.model(), k -> new ArrayList<>()).add(Math.round(s.inferenceMillis()));
+                    versions.put(s.model(), s.version());
+                }
+            }
+            sb.append(String.format(Locale.ROOT, "%n| model inference (ms, preprocessing included) | version | mean | p50 | p95 |%n| --- | --- | --- | --- | --- |%n"));
+            perModel.forEach((model, values) -> {
+                List<Long> sorted = values.stream().sorted().toList();
+                double mean = sorted.stream().mapToLong(Long::longValue).average().orElse(Double.NaN);
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %d | %d |%n", model, versions.get(model), mean,
+                        percentile(sorted, 50), percentile(sorted, 95)));
+            });
+            long partial = recommendations.stream().filter(r -> !r.missingModels().isEmpty()).count();
+            sb.append(String.format(Locale.ROOT, "%nrecommendations with missing models: %d of %d%n", partial, n));
+            return sb.toString();
+        }
+
+        private static String row(String name, List<Long> sorted) {
+            return String.format(Locale.ROOT, "| %s | %d | %d | %d | %d |%n", name, percentile(sorted, 50),
+                    percentile(sorted, 95), percentile(sorted, 99), sorted.get(sorted.size() - 1));
+        }
+
+        static long percentile(List<Long> sorted, int p) {
+            int index = (int) Math.ceil(p / 100.0 * sorted.size()) - 1;
+            return sorted.get(Math.max(0, Math.min(sorted.size() - 1, index)));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package org.xrayscreening.stream.ensemble;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.ModelScore;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import org.xrayscreening.stream.scoring.ModelOutcome;
+
+/**
+ * Keyed by study: collects one outcome per expected model and emits exactly one recommendation, either when
+ * every model has answered or when the timeout fires (then naming the models that are missing).
+ *
+ * <p>After emitting, the study is remembered (with a TTL) so that a model answer arriving after the timeout
+ * cannot start a second recommendation for the same study; such answers are counted, not silently lost.
+ */
+public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Recommendation> {
+
+    private final List<String> expectedModels;
+    private final EnsemblePolicy policy;
+    private final long timeoutMillis;
+    private final Duration emittedMemory;
+
+    private transient MapState<String, ModelOutcome> outcomes;
+    private transient ValueState<Long> timer;
+    private transient ValueState<Boolean> emitted;
+
+    public StudyEnsemble(List<String> expectedModels, EnsemblePolicy policy, Duration timeout, Duration emittedMemory) {
+        if (expectedModels.isEmpty()) {
+            throw new IllegalArgumentException("at least one model is expected");
+        }
+        this.expectedModels = List.copyOf(expectedModels);
+        this.policy = policy;
+        this.timeoutMillis = timeout.toMillis();
+        this.emittedMemory = emittedMemory;
+    }
+
+    @Override
+    public void open(OpenContext openContext) {
+        outcomes = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("outcomes", String.class, ModelOutcome.class));
+        timer = getRuntimeContext().getState(new ValueStateDescriptor<>("timeout-timer", Long.class));
+        ValueStateDescriptor<Boolean> emittedDescriptor = new ValueStateDescriptor<>("emitted", Boolean.class);
+        emittedDescriptor.enableTimeToLive(StateTtlConfig.newBuilder(emittedMemory).build());
+        emitted = getRuntimeContext().getState(emittedDescriptor);
+    }
+
+    @Override
+    public void processElement(ModelOutcome outcome, Context ctx, Collector<Recommendation> out) throws Exception {
+        if (Boolean.TRUE.equals(emitted.value())) {
+            ScreeningMetrics.get().lateModelOutcomes.labelValues(outcome.model).inc();
+            return;
+        }
+        outcomes.put(outcome.model, outcome);
+        if (timer.value() == null) {
+            long at = ctx.timerService().currentProcessingTime() + timeoutMillis;
+            ctx.timerService().registerProcessingTimeTimer(at);
+            timer.update(at);
+        }
+        for (String model : expectedModels) {
+            if (!outcomes.contains(model)) {
+                return;
+            }
+        }
+        ctx.timerService().deleteProcessingTimeTimer(timer.value());
+        emit(ctx.timerService().currentProcessingTime(), out);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<Recommendation> out) throws Exception {
+        if (timer.value() != null && timer.value() == timestamp) {
+            emit(timestamp, out);
+        }
+    }
+
+    private void emit(long nowMillis, Collector<Recommendation> out) throws Exception {
+        List<ModelScore> scores = new ArrayList<>();
+        List<Double> probabilities = new ArrayList<>();
+        Set<String> failed = new TreeSet<>();
+        ModelOutcome any = null;
+        for (String model : expectedModels) {
+            ModelOutcome o = outcomes.get(model);
+            if (o == null) {
+                continue;
+            }
+            any = o;
+            if (o.succeeded()) {
+                scores.add(new ModelScore(o.model, o.version, o.probability, o.inferenceMillis));
+                probabilities.add(o.probability);
+            } else {
+                failed.add(model);
+            }
+        }
+        List<String> missing = new ArrayList<>();
+        for (String model : expectedModels) {
+            if (scores.stream().noneMatch(s -> s.model().equals(model))) {
+                missing.add(model);
+            }
+        }
+        EnsemblePolicy.Outcome decision = policy.decide(probabilities);
+        String reason = decision.reason();
+        if (!missing.isEmpty()) {
+            reason += "; missing " + String.join(", ", missing)
+                    + (failed.isEmpty() ? " (timed out)" : " (failed: " + String.join(", ", failed) + ")");
+        }
+        long e2e = nowMillis - any.acquiredAtMillis;
+        Recommendation recommendation = new Recommendation(EventCodec.SCHEMA_VERSION,
+                any.studyId, any.patientRef, decision.decision(), decision.probability(), policy.threshold(),
+                policy.indeterminateLow(), policy.indeterminateHigh(), scores, missing,
+                Instant.ofEpochMilli(any.acquiredAtMillis), Instant.ofEpochMilli(nowMillis), e2e, reason);
+        out.collect(recommendation);
+
+        ScreeningMetrics metrics = ScreeningMetrics.get();
+        metrics.recommendations.labelValues(decision.decision().name()).inc();
+        metrics.endToEndSeconds.observe(Math.max(0, e2e) / 1000.0);
+        outcomes.clear();
+        timer.clear();
+        emitted.update(true);
+    }
+}

@@ -1,0 +1,82 @@
+package org.xrayscreening.stream.intake;
+
+import java.awt.image.BufferedImage;
+import java.time.Instant;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.DeadLetterReason;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.InvalidEventException;
+import org.xrayscreening.connectors.event.XrayAcquired;
+import org.xrayscreening.connectors.image.ImageDecoder;
+import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.image.ImageLoader;
+import org.xrayscreening.connectors.kafka.RawRecord;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
+
+/**
+ * First operator: parses an {@code xray.acquired} record, fetches and decodes its image, and turns it into
+ * the canonical {@link StudyImage}. Anything wrong sends the original record, its Kafka coordinates and a
+ * reason code to the dead-letter side output, so that records in = recommendations + dead letters.
+ */
+public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
+
+    public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("dead-letters") {};
+    private static final Logger LOG = LoggerFactory.getLogger(StudyIntake.class);
+
+    private final ImageLimits limits;
+    private final int canonicalMaxSide;
+    private final String metricsHost;
+    private final int metricsPort;
+    private transient EventCodec codec;
+    private transient ImageLoader loader;
+    private transient ImageDecoder decoder;
+
+    public StudyIntake(ImageLimits limits, int canonicalMaxSide, String metricsHost, int metricsPort) {
+        this.limits = limits;
+        this.canonicalMaxSide = canonicalMaxSide;
+        this.metricsHost = metricsHost;
+        this.metricsPort = metricsPort;
+    }
+
+    @Override
+    public void open(OpenContext openContext) {
+        ScreeningMetrics.serve(metricsHost, metricsPort);
+        codec = new EventCodec(limits);
+        loader = new ImageLoader(limits);
+        decoder = new ImageDecoder(limits);
+    }
+
+    @Override
+    public void processElement(RawRecord record, Context ctx, Collector<StudyImage> out) {
+        ScreeningMetrics.get().eventsConsumed.inc();
+        try {
+            XrayAcquired event = codec.parseAcquired(record.getValue());
+            byte[] bytes = loader.load(event.image());
+            BufferedImage decoded = decoder.decode(bytes, event.image().contentType());
+            BufferedImage canonical = CanonicalImage.toGray16(decoded, canonicalMaxSide);
+            out.collect(new StudyImage(event.studyId(), event.patientRef(), event.acquiredAt().toEpochMilli(),
+                    System.currentTimeMillis(), canonical.getWidth(), canonical.getHeight(),
+                    CanonicalImage.pixels(canonical)));
+        } catch (InvalidEventException e) {
+            deadLetter(record, e.reason(), e.detail(), ctx);
+        } catch (RuntimeException e) {
+            // A bug or an unexpected library failure must not kill the job or lose the record.
+            deadLetter(record, DeadLetterReason.UNDECODABLE_IMAGE,
+                    "unexpected " + e.getClass().getSimpleName() + " while reading the image", ctx);
+        }
+    }
+
+    private void deadLetter(RawRecord record, DeadLetterReason reason, String detail, Context ctx) {
+        // Kafka coordinates identify the record for operators without naming the study or the patient.
+        LOG.warn("dead letter {} for {}-{}@{}: {}", reason, record.getTopic(), record.getPartition(),
+                record.getOffset(), detail);
+        ScreeningMetrics.get().deadLetters.labelValues(reason.name()).inc();
+        ctx.output(DEAD_LETTERS, record.toDeadLetter(reason, detail, Instant.now()));
+    }
+}

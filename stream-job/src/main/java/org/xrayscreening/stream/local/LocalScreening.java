@@ -1,0 +1,185 @@
+package org.xrayscreening.stream.local;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.stream.ScreeningJob;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Runs the whole system on one machine: an embedded Kafka broker, a local Flink environment, the registry
+ * under {@code local-data/} (filled with demo-grade models trained on synthetic images if it is empty), and a
+ * producer streaming sample studies. Prints each recommendation as it is committed. Ctrl-C stops it all.
+ */
+@Command(name = "local", mixinStandardHelpOptions = true,
+        description = "Run everything locally on embedded defaults (Kafka, Flink, demo models, sample studies).")
+public class LocalScreening implements Callable<Integer> {
+
+    @ParentCommand
+    ScreeningJob parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--work-dir", defaultValue = "local-data", description = "Where the local run keeps its files.")
+    Path workDir;
+
+    @Option(names = "--data", description = "Stream the images of this folder (manifest.csv or covid/, non-covid/) instead of synthetic ones.")
+    Path data;
+
+    @Option(names = "--rate", defaultValue = "2", description = "Studies produced per second.")
+    double rate;
+
+    @Option(names = "--count", defaultValue = "-1", description = "Studies to produce (-1: until stopped).")
+    long count;
+
+    @Option(names = "--bad-every", defaultValue = "25", description = "Every n-th record is malformed, to show the dead-letter path (0: never).")
+    int badEvery;
+
+    @Option(names = "--demo-input-size", defaultValue = "96", description = "Input size of demo models trained when the registry is empty.")
+    int demoInputSize;
+
+    @Option(names = "--demo-images", defaultValue = "192", description = "Synthetic training images per demo model.")
+    int demoImages;
+
+    @Option(names = "--demo-epochs", defaultValue = "3", description = "Epochs per demo model.")
+    int demoEpochs;
+
+    @Override
+    public Integer call() throws Exception {
+        ScreeningJob.Options options = parent.options;
+        boolean registryGiven = spec.parent().commandLine().getParseResult().hasMatchedOption("--registry");
+        Path registryRoot = registryGiven ? options.registry : workDir.resolve("registry");
+        options.registry = registryRoot;
+        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--checkpoint-interval")) {
+            options.checkpointIntervalMs = 2000; // results show up within ~2 s locally
+        }
+        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--metrics-host")) {
+            options.metricsHost = "127.0.0.1";
+        }
+        long started = System.nanoTime();
+
+        AtomicBoolean running = new AtomicBoolean(true);
+        CountDownLatch stopped = new CountDownLatch(1);
+        // Ctrl-C: let the main thread stop the producer, cancel the job and close the broker before exit.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            running.set(false);
+            try {
+                stopped.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "local-shutdown"));
+        DemoModels demo = EmbeddedPipeline.demoModels(registryRoot, demoInputSize, demoImages, demoEpochs);
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options, demo)) {
+            ScreeningMetrics.serve(options.metricsHost, options.metricsPort);
+            System.out.printf(Locale.ROOT, "Kafka (embedded) at %s; metrics at http://%s:%d/metrics%n",
+                    pipeline.bootstrapServers(), options.metricsHost, ScreeningMetrics.servingPort());
+            System.out.printf(Locale.ROOT, "Flink job %s running with %s; Ctrl-C stops%n",
+                    pipeline.job().getJobID(), String.join(", ", options.models));
+
+            Thread producer = new Thread(() -> produce(pipeline.bootstrapServers(), options.topicAcquired, running),
+                    "sample-producer");
+            producer.setDaemon(true);
+            producer.start();
+            try {
+                printResults(pipeline.bootstrapServers(), options, running, started);
+            } finally {
+                running.set(false);
+                producer.join(5000);
+                System.out.println("stopping the Flink job and the embedded broker ...");
+                ScreeningMetrics.stopServing();
+            }
+        } finally {
+            stopped.countDown();
+        }
+        System.out.println("stopped.");
+        return 0;
+    }
+
+    private void produce(String bootstrap, String topic, AtomicBoolean running) {
+        Random random = new Random(7);
+        Path spool = workDir.resolve("spool");
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
+                "bootstrap.servers", bootstrap, "key.serializer", org.apache.kafka.common.serialization.StringSerializer.class.getName(),
+                "value.serializer", org.apache.kafka.common.serialization.ByteArraySerializer.class.getName(),
+                "enable.idempotence", "true", "acks", "all"))) {
+            List<Path> files = data == null ? List.of() : SampleStudies.listImages(data);
+            if (data != null) {
+                System.out.printf(Locale.ROOT, "streaming %d images from %s%n", files.size(), data);
+            }
+            long sleepMillis = Math.max(1, (long) (1000 / rate));
+            for (long i = 0; running.get() && (count < 0 || i < count); i++) {
+                if (data != null && i >= files.size()) {
+                    break;
+                }
+                if (badEvery > 0 && i > 0 && i % badEvery == 0) {
+                    producer.send(new ProducerRecord<>(topic, "bad-" + i,
+                            "{\"schemaVersion\":1,\"studyId\":\"bad-%d\"".formatted(i).getBytes()));
+                } else {
+                    SampleStudies.Sample s = data == null ? SampleStudies.synthetic(i, 256, spool, random)
+                            : SampleStudies.fromFile(i, files.get((int) i));
+                    producer.send(new ProducerRecord<>(topic, s.studyId(), s.json()));
+                }
+                Thread.sleep(sleepMillis);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            System.err.println("producer stopped: " + e);
+        }
+    }
+
+    private void printResults(String bootstrap, ScreeningJob.Options options, AtomicBoolean running, long started) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
+                "bootstrap.servers", bootstrap, "group.id", "local-printer", "auto.offset.reset", "earliest",
+                "isolation.level", "read_committed",
+                "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
+                "value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName()))) {
+            consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter));
+            EventCodec codec = new EventCodec();
+            while (running.get()) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    double t = (System.nanoTime() - started) / 1e9;
+                    if (record.topic().equals(options.topicDeadLetter)) {
+                        DeadLetter d = codec.fromJson(record.value(), DeadLetter.class);
+                        System.out.printf(Locale.ROOT, "[%7.1fs] %-12s DEAD LETTER %s: %s%n", t, d.key(),
+                                d.reason(), d.detail());
+                    } else {
+                        System.out.println(format(t, codec.fromJson(record.value(), Recommendation.class)));
+                    }
+                }
+            }
+        }
+    }
+
+    static String format(double t, Recommendation r) {
+        String scores = r.modelScores().stream()
+                .map(s -> String.format(Locale.ROOT, "%s=%.2f", s.model(), s.probability()))
+                .collect(Collectors.joining(" "));
+        String missing = r.missingModels().isEmpty() ? "" : " missing=" + r.missingModels();
+        return String.format(Locale.ROOT, "[%7.1fs] %-12s %-17s p=%.2f  %s%s  e2e=%d ms", t, r.studyId(),
+                r.decision(), r.ensembleProbability(), scores, missing, r.endToEndMillis());
+    }
+}

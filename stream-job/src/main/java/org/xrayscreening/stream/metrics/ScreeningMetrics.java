@@ -1,0 +1,107 @@
+package org.xrayscreening.stream.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.Gauge;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.exporter.httpserver.HTTPServer;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The job's Prometheus metrics. One set per JVM (a TaskManager, or the local run): Flink runs many operator
+ * instances in one process, and Prometheus scrapes processes, so the metrics live in the process-wide
+ * registry and every subtask updates the same series.
+ *
+ * <p>Labels are model names, model versions, decisions and dead-letter reasons only: never a study or
+ * patient identifier (those would also explode the series count).
+ */
+public final class ScreeningMetrics {
+
+    private static final ScreeningMetrics INSTANCE = new ScreeningMetrics(PrometheusRegistry.defaultRegistry);
+    private static final Object SERVER_LOCK = new Object();
+    private static HTTPServer server;
+
+    public final Counter eventsConsumed;
+    public final Counter recommendations;
+    public final Counter deadLetters;
+    public final Counter alerts;
+    public final Counter lateModelOutcomes;
+    public final Histogram inferenceSeconds;
+    public final Histogram endToEndSeconds;
+    public final Gauge activeModelVersion;
+    private final Map<String, String> activeVersions = new ConcurrentHashMap<>();
+
+    private ScreeningMetrics(PrometheusRegistry registry) {
+        eventsConsumed = Counter.builder().name("xray_events_consumed_total")
+                .help("Records read from xray.acquired").register(registry);
+        recommendations = Counter.builder().name("xray_recommendations_total")
+                .help("Recommendations emitted, by decision").labelNames("decision").register(registry);
+        deadLetters = Counter.builder().name("xray_dead_letters_total")
+                .help("Records sent to the dead-letter topic, by reason").labelNames("reason").register(registry);
+        alerts = Counter.builder().name("xray_alerts_total")
+                .help("Alerts emitted, by type").labelNames("type").register(registry);
+        lateModelOutcomes = Counter.builder().name("xray_late_model_outcomes_total")
+                .help("Model answers that arrived after their study's recommendation was emitted")
+                .labelNames("model").register(registry);
+        inferenceSeconds = Histogram.builder().name("xray_inference_seconds")
+                .help("Time of one model inference (preprocessing included)").labelNames("model")
+                .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10).register(registry);
+        endToEndSeconds = Histogram.builder().name("xray_end_to_end_seconds")
+                .help("From acquisition time to the recommendation being produced")
+                .classicUpperBounds(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300).register(registry);
+        activeModelVersion = Gauge.builder().name("xray_active_model_version")
+                .help("1 for the model version each model operator serves").labelNames("model", "version")
+                .register(registry);
+    }
+
+    public static ScreeningMetrics get() {
+        return INSTANCE;
+    }
+
+    /** Marks {@code version} as the one serving {@code model}, dropping the series of the previous one. */
+    public void setActiveVersion(String model, String version) {
+        String previous = activeVersions.put(model, version);
+        if (previous != null && !previous.equals(version)) {
+            activeModelVersion.remove(model, previous);
+        }
+        activeModelVersion.labelValues(model, version).set(1);
+    }
+
+    /**
+     * Starts the HTTP endpoint once per JVM; later calls (other subtasks in the same TaskManager) are no-ops.
+     * Port 0 disables it.
+     */
+    public static void serve(String host, int port) {
+        if (port <= 0) {
+            return;
+        }
+        synchronized (SERVER_LOCK) {
+            if (server != null) {
+                return;
+            }
+            try {
+                server = HTTPServer.builder().hostname(host).port(port).buildAndStart();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot serve metrics on " + host + ":" + port, e);
+            }
+        }
+    }
+
+    public static int servingPort() {
+        synchronized (SERVER_LOCK) {
+            return server == null ? -1 : server.getPort();
+        }
+    }
+
+    public static void stopServing() {
+        synchronized (SERVER_LOCK) {
+            if (server != null) {
+                server.close();
+                server = null;
+            }
+        }
+    }
+}
