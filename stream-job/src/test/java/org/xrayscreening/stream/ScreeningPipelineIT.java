@@ -1,0 +1,323 @@
+package org.xrayscreening.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.awt.image.BufferedImage;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import java.util.TreeSet;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.xrayscreening.connectors.event.Alert;
+import org.xrayscreening.connectors.event.AlertType;
+import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.DeadLetterReason;
+import org.xrayscreening.connectors.event.Decision;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.ImageReference;
+import org.xrayscreening.connectors.event.ModelScore;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.connectors.event.XrayAcquired;
+import org.xrayscreening.connectors.image.DicomWriter;
+import org.xrayscreening.connectors.image.ImageDecoder;
+import org.xrayscreening.connectors.kafka.EmbeddedKafka;
+import org.xrayscreening.connectors.kafka.KafkaSources;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.registry.ModelRegistry;
+import org.xrayscreening.models.registry.ModelVersion;
+import org.xrayscreening.models.synthetic.SyntheticChestXray;
+import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.stream.local.SampleStudies;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import picocli.CommandLine;
+
+/**
+ * The whole job against a real (embedded) Kafka broker on a Flink MiniCluster with the four real networks
+ * (untrained, small input): valid studies in every format and transport, bad records of every kind, read back
+ * with read_committed. Expected probabilities are computed independently with {@link CovidClassifier}, and the
+ * threshold is placed between them so that both decisions occur.
+ */
+class ScreeningPipelineIT {
+
+    private static final int INPUT_SIZE = 80;
+    private static final int VALID = 54;
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
+
+    @TempDir
+    static Path dir;
+    static EmbeddedKafka kafka;
+    static ModelRegistry registry;
+    static final Map<Architecture, ModelVersion> versions = new LinkedHashMap<>();
+    static final EventCodec codec = new EventCodec();
+
+    @BeforeAll
+    static void startKafkaAndPublishModels() throws Exception {
+        kafka = new EmbeddedKafka().start();
+        kafka.createTopics(2, "xray.acquired", "xray.recommendations", "xray.alerts", "xray.dead-letter");
+        registry = new ModelRegistry(dir.resolve("registry"));
+        for (Architecture a : Architecture.values()) {
+            versions.put(a, org.xrayscreening.stream.testing.TestModels.publishUntrained(registry, a, INPUT_SIZE, "production"));
+        }
+    }
+
+    @AfterAll
+    static void stopKafka() throws Exception {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void everyStudyGetsExactlyOneRecommendationAndEveryBadRecordADeadLetter() throws Exception {
+        // --- valid studies: PNG/JPEG inline, PNG/DICOM (8 and 16 bit) by file URI
+        Map<String, byte[]> valid = new LinkedHashMap<>();
+        Map<String, BufferedImage> decoded = new HashMap<>();
+        ImageDecoder decoder = new ImageDecoder();
+        for (int i = 0; i < VALID; i++) {
+            String id = "study-" + i;
+            SyntheticChestXray xray = SyntheticChestXray.of(100 + i, 160 + (i % 4) * 40, i % 3 == 0);
+            ImageReference image;
+            byte[] bytes;
+            switch (i % 5) {
+                case 0 -> image = ImageReference.inline(ImageReference.PNG, bytes = SampleStudies.encode(xray.gray8(), "png"));
+                case 1 -> image = ImageReference.inline(ImageReference.JPEG, bytes = SampleStudies.encode(xray.gray8(), "jpeg"));
+                case 2 -> {
+                    bytes = SampleStudies.encode(xray.gray8(), "png");
+                    image = ImageReference.at(ImageReference.PNG, write(id + ".png", bytes));
+                }
+                case 3 -> {
+                    bytes = DicomWriter.of(xray.gray16()).toBytes();
+                    image = ImageReference.at(ImageReference.DICOM, write(id + ".dcm", bytes));
+                }
+                default -> {
+                    bytes = DicomWriter.of(xray.gray8()).toBytes();
+                    image = ImageReference.inline(ImageReference.DICOM, bytes);
+                }
+            }
+            decoded.put(id, decoder.decode(bytes, image.contentType()));
+            valid.put(id, codec.toJson(new XrayAcquired(1, id, "PATIENT-" + i, Instant.now(), "PA", "it", image)));
+        }
+
+        // --- bad records, each with the reason it must be dead-lettered for
+        Map<String, DeadLetterReason> expectedReasons = new LinkedHashMap<>();
+        Map<String, byte[]> bad = new LinkedHashMap<>();
+        bad(bad, expectedReasons, "bad-json", "{\"schemaVersion\":1,\"studyId\":\"x\"".getBytes(StandardCharsets.UTF_8), DeadLetterReason.MALFORMED_JSON);
+        bad(bad, expectedReasons, "bad-notjson", new byte[] {(byte) 0xff, 0x00, 0x13}, DeadLetterReason.MALFORMED_JSON);
+        bad(bad, expectedReasons, "bad-nostudy", json("{\"schemaVersion\":1,\"acquiredAt\":\"2026-11-26T08:00:00Z\",\"image\":{\"contentType\":\"image/png\",\"uri\":\"file:/x.png\"}}"), DeadLetterReason.MISSING_FIELD);
+        bad(bad, expectedReasons, "bad-noimage", json("{\"schemaVersion\":1,\"studyId\":\"bad-noimage\",\"acquiredAt\":\"2026-11-26T08:00:00Z\"}"), DeadLetterReason.MISSING_FIELD);
+        bad(bad, expectedReasons, "bad-notime", json("{\"schemaVersion\":1,\"studyId\":\"bad-notime\",\"image\":{\"contentType\":\"image/png\",\"uri\":\"file:/x.png\"}}"), DeadLetterReason.MISSING_FIELD);
+        bad(bad, expectedReasons, "bad-schema", json("{\"schemaVersion\":99,\"studyId\":\"bad-schema\",\"acquiredAt\":\"2026-11-26T08:00:00Z\",\"image\":{\"contentType\":\"image/png\",\"uri\":\"file:/x.png\"}}"), DeadLetterReason.UNSUPPORTED_SCHEMA_VERSION);
+        bad(bad, expectedReasons, "bad-undecodable", event("bad-undecodable", ImageReference.inline(ImageReference.PNG, "garbage, not a PNG".getBytes(StandardCharsets.UTF_8))), DeadLetterReason.UNDECODABLE_IMAGE);
+        bad(bad, expectedReasons, "bad-jpeg-as-dicom", event("bad-jpeg-as-dicom", ImageReference.inline(ImageReference.DICOM, new byte[300])), DeadLetterReason.UNDECODABLE_IMAGE);
+        byte[] huge = SampleStudies.encode(new BufferedImage(2100, 2100, BufferedImage.TYPE_BYTE_GRAY), "png");
+        bad(bad, expectedReasons, "bad-oversize", event("bad-oversize", ImageReference.at(ImageReference.PNG, write("huge.png", huge))), DeadLetterReason.IMAGE_TOO_LARGE);
+        bad(bad, expectedReasons, "bad-gif", event("bad-gif", ImageReference.inline("image/gif", new byte[] {71, 73, 70})), DeadLetterReason.UNKNOWN_CONTENT_TYPE);
+        bad(bad, expectedReasons, "bad-missing-file", event("bad-missing-file", ImageReference.at(ImageReference.PNG, dir.resolve("nope.png").toUri().toString())), DeadLetterReason.IMAGE_UNREACHABLE);
+        bad(bad, expectedReasons, "bad-base64", json("{\"schemaVersion\":1,\"studyId\":\"bad-base64\",\"acquiredAt\":\"2026-11-26T08:00:00Z\",\"image\":{\"contentType\":\"image/png\",\"data\":\"%%%not base64%%%\"}}"), DeadLetterReason.INVALID_FIELD);
+
+        // --- expected model outputs, computed outside the pipeline on the same canonical images
+        Map<String, Double> expectedMean = new HashMap<>();
+        Map<String, Map<String, Double>> expectedPerModel = new HashMap<>();
+        for (Architecture a : Architecture.values()) {
+            try (CovidClassifier classifier = CovidClassifier.load(registry, versions.get(a))) {
+                for (var e : decoded.entrySet()) {
+                    double p = classifier.predict(CanonicalImage.toGray16(e.getValue(), 512));
+                    expectedPerModel.computeIfAbsent(e.getKey(), k -> new HashMap<>()).put(a.id(), p);
+                }
+            }
+        }
+        expectedPerModel.forEach((id, m) -> expectedMean.put(id,
+                m.values().stream().mapToDouble(Double::doubleValue).average().orElseThrow()));
+        double threshold = thresholdInLargestGapNearMedian(expectedMean.values().stream().sorted().toList());
+
+        // --- run the job exactly as main() builds it
+        ScreeningJob cli = new ScreeningJob();
+        new CommandLine(cli).parseArgs("--bootstrap-servers", kafka.bootstrapServers(),
+                "--registry", registry.root().toString(), "--parallelism", "2", "--checkpoint-interval", "1000",
+                "--ensemble-timeout", "180000", "--threshold", Double.toString(threshold),
+                "--indeterminate-band", "0", "--max-disagreement", "1.0", "--metrics-port", "0",
+                "--max-image-pixels", "4000000", "--transactional-id-prefix", "it-" + System.nanoTime());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        cli.options.configure(env);
+        ScreeningTopology.build(env, KafkaSources.raw(kafka.bootstrapServers(), "xray.acquired", "it", Map.of()),
+                cli.options.kafkaSinks(), cli.options.settings());
+        double consumedBefore = ScreeningMetrics.get().eventsConsumed.get();
+        JobClient job = env.executeAsync("screening-it");
+        try {
+            List<String> order = new ArrayList<>(valid.keySet());
+            List<String> badKeys = new ArrayList<>(bad.keySet());
+            Random shuffle = new Random(3);
+            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of("bootstrap.servers",
+                    kafka.bootstrapServers(), "key.serializer", StringSerializer.class.getName(),
+                    "value.serializer", ByteArraySerializer.class.getName()))) {
+                // interleave bad records among the valid ones
+                for (int i = 0; i < order.size(); i++) {
+                    producer.send(new ProducerRecord<>("xray.acquired", order.get(i), valid.get(order.get(i))));
+                    if (i % 4 == 0 && !badKeys.isEmpty()) {
+                        String k = badKeys.remove(shuffle.nextInt(badKeys.size()));
+                        producer.send(new ProducerRecord<>("xray.acquired", k, bad.get(k)));
+                    }
+                }
+                for (String k : badKeys) {
+                    producer.send(new ProducerRecord<>("xray.acquired", k, bad.get(k)));
+                }
+            }
+
+            List<Recommendation> recommendations = readUntil("xray.recommendations", Recommendation.class, valid.size(), Duration.ofMinutes(5));
+            List<DeadLetter> deadLetters = readUntil("xray.dead-letter", DeadLetter.class, bad.size(), Duration.ofMinutes(1));
+            long positives = recommendations.stream().filter(r -> r.decision() != Decision.NO_COVID_FINDINGS).count();
+            List<Alert> alerts = readUntil("xray.alerts", Alert.class, (int) positives, Duration.ofMinutes(1));
+            // give duplicates, if any were (wrongly) produced, a chance to show up
+            recommendations.addAll(readFor("xray.recommendations", Recommendation.class, Duration.ofSeconds(3), recommendations.size()));
+
+            // exactly one recommendation per valid study, nothing else
+            Map<String, Long> perStudy = new HashMap<>();
+            recommendations.forEach(r -> perStudy.merge(r.studyId(), 1L, Long::sum));
+            assertThat(perStudy.keySet()).containsExactlyInAnyOrderElementsOf(valid.keySet());
+            assertThat(perStudy.values()).allMatch(n -> n == 1L);
+
+            for (Recommendation r : recommendations) {
+                assertThat(r.missingModels()).as(r.studyId()).isEmpty();
+                assertThat(r.modelScores()).extracting(ModelScore::model).containsExactly(Architecture.ids());
+                for (ModelScore s : r.modelScores()) {
+                    assertThat(s.version()).isEqualTo(versions.get(Architecture.fromId(s.model())).version());
+                    assertThat(s.probability()).as(r.studyId() + " " + s.model())
+                            .isCloseTo(expectedPerModel.get(r.studyId()).get(s.model()), org.assertj.core.data.Offset.offset(1e-5));
+                }
+                Decision expected = expectedMean.get(r.studyId()) >= threshold ? Decision.COVID_SUSPECTED : Decision.NO_COVID_FINDINGS;
+                assertThat(r.decision()).as(r.studyId()).isEqualTo(expected);
+                assertThat(r.patientRef()).isEqualTo("PATIENT-" + r.studyId().substring("study-".length()));
+                assertThat(r.endToEndMillis()).isNotNegative();
+            }
+            assertThat(recommendations).extracting(Recommendation::decision)
+                    .contains(Decision.COVID_SUSPECTED, Decision.NO_COVID_FINDINGS);
+
+            // every bad record on the dead-letter topic, with the right reason and its original bytes
+            Map<String, DeadLetter> byKey = new HashMap<>();
+            deadLetters.forEach(d -> byKey.put(d.key(), d));
+            assertThat(deadLetters).hasSize(bad.size());
+            expectedReasons.forEach((key, reason) -> {
+                assertThat(byKey).containsKey(key);
+                assertThat(byKey.get(key).reason()).as(key).isEqualTo(reason);
+                assertThat(java.util.Base64.getDecoder().decode(byKey.get(key).originalValueBase64())).isEqualTo(bad.get(key));
+                assertThat(byKey.get(key).sourceTopic()).isEqualTo("xray.acquired");
+            });
+
+            // consumed = recommendations + dead letters
+            assertThat(ScreeningMetrics.get().eventsConsumed.get() - consumedBefore)
+                    .isEqualTo(recommendations.size() + deadLetters.size());
+            assertThat(valid.size() + bad.size()).isEqualTo(recommendations.size() + deadLetters.size());
+
+            // clinicians get an alert for each suspected study, and only for those
+            assertThat(alerts).extracting(Alert::studyId).containsExactlyInAnyOrderElementsOf(
+                    recommendations.stream().filter(r -> r.decision() == Decision.COVID_SUSPECTED).map(Recommendation::studyId).toList());
+            assertThat(alerts).extracting(Alert::type).containsOnly(AlertType.CLINICAL_COVID_SUSPECTED);
+        } finally {
+            job.cancel().get();
+        }
+    }
+
+    private static double thresholdInLargestGapNearMedian(List<Double> sorted) {
+        int n = sorted.size();
+        int best = n / 2;
+        double bestGap = -1;
+        for (int i = n / 3; i < 2 * n / 3; i++) {
+            double gap = sorted.get(i + 1) - sorted.get(i);
+            if (gap > bestGap) {
+                bestGap = gap;
+                best = i;
+            }
+        }
+        assertThat(bestGap).as("untrained models must still separate the studies").isGreaterThan(1e-4);
+        return (sorted.get(best) + sorted.get(best + 1)) / 2;
+    }
+
+    private static void bad(Map<String, byte[]> bad, Map<String, DeadLetterReason> reasons, String key, byte[] value, DeadLetterReason reason) {
+        bad.put(key, value);
+        reasons.put(key, reason);
+    }
+
+    private static byte[] json(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] event(String id, ImageReference image) {
+        return codec.toJson(new XrayAcquired(1, id, "PATIENT-X", Instant.now(), "PA", "it", image));
+    }
+
+    private static String write(String name, byte[] bytes) throws Exception {
+        Path file = dir.resolve("images").resolve(name);
+        Files.createDirectories(file.getParent());
+        Files.write(file, bytes);
+        return file.toUri().toString();
+    }
+
+    private static <T> List<T> readUntil(String topic, Class<T> type, int expected, Duration timeout) {
+        List<T> out = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (out.size() < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
+                    out.add(codec.fromJson(r.value(), type));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Reads the whole topic for a while and returns what lies beyond the first {@code skip} records. */
+    private static <T> List<T> readFor(String topic, Class<T> type, Duration duration, int skip) {
+        List<T> all = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = consumer()) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + duration.toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
+                    all.add(codec.fromJson(r.value(), type));
+                }
+            }
+        }
+        return all.size() > skip ? all.subList(skip, all.size()) : List.of();
+    }
+
+    private static KafkaConsumer<String, byte[]> consumer() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kafka.bootstrapServers());
+        p.put("group.id", "it-reader-" + System.nanoTime());
+        p.put("auto.offset.reset", "earliest");
+        p.put("isolation.level", "read_committed");
+        p.put("key.deserializer", StringDeserializer.class.getName());
+        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+        return new KafkaConsumer<>(p);
+    }
+}
