@@ -1,0 +1,62 @@
+package org.xrayscreening.trainer;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.xrayscreening.trainer.cli.EvaluateCommand;
+import org.xrayscreening.trainer.cli.PublishCommand;
+import org.xrayscreening.trainer.cli.TrainCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The trainer's command line: {@code train}, {@code evaluate} and {@code publish}. PyTorch thread counts
+ * are fixed before the engine starts ({@code --threads} of the subcommand).
+ */
+@Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
+        description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
+        subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
+                CommandLine.HelpCommand.class})
+public final class TrainerCli implements Runnable {
+    private static volatile String commandLine = "trainer";
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI in this JVM and returns the exit code (tests call this). */
+    public static int run(String... args) {
+        commandLine = commandLine(args);
+        return new CommandLine(new TrainerCli()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    }
+
+    /** The command line as typed (arguments quoted where needed), recorded in run folders and model metadata. */
+    public static String commandLine() {
+        return commandLine;
+    }
+
+    static String commandLine(String[] args) {
+        List<String> parts = new ArrayList<>();
+        parts.add("trainer");
+        for (String a : args) {
+            parts.add(a.matches("[A-Za-z0-9_./:=@,+-]+") ? a : "'" + a.replace("'", "'\\''") + "'");
+        }
+        return String.join(" ", parts);
+    }
+
+    /** Sets PyTorch's intra- and inter-op thread counts; only effective before the engine has started. */
+    public static void configureThreads(int threads) {
+        if (threads > 0) {
+            System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+            System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        }
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+}

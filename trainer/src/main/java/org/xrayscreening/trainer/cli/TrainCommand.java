@@ -1,0 +1,150 @@
+package org.xrayscreening.trainer.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.trainer.TrainerCli;
+import org.xrayscreening.trainer.dataset.SplitSpec;
+import org.xrayscreening.trainer.training.Preset;
+import org.xrayscreening.trainer.training.TrainOptions;
+import org.xrayscreening.trainer.training.TrainingRun;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code train}: trains one network (or all four, one after the other) and optionally publishes it. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a network on a dataset folder or manifest; a checkpoint after every epoch.")
+public final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--arch", description = "mobilenet, resnet50, inceptionv3, xception or all (default: ${DEFAULT-VALUE})",
+            defaultValue = "mobilenet")
+    String arch;
+
+    @Option(names = "--data", description = "dataset folder (covid/, non-covid/ or manifest.csv) or manifest file")
+    Path data;
+
+    @Option(names = "--resume", description = "continue the run in this folder from its last completed epoch")
+    Path resume;
+
+    @Option(names = "--preset", description = "paper or default (default: ${DEFAULT-VALUE})", defaultValue = "default")
+    String preset;
+
+    @Option(names = "--input-size", description = "square input side in px (default: ${DEFAULT-VALUE})", defaultValue = "128")
+    int inputSize;
+
+    @Option(names = "--epochs", description = "epochs (on --resume: the new total) (default: 10 for a new run)")
+    Integer epochs;
+
+    @Option(names = "--batch-size", description = "images per step (default: the preset's: paper 32, default 16)")
+    Integer batchSize;
+
+    @Option(names = "--lr", description = "learning rate for Adam (default: 1e-3 from scratch, 1e-4 from ImageNet; Adadelta has none)")
+    Float learningRate;
+
+    @Option(names = "--seed", description = "split, shuffling and augmentation seed (default: ${DEFAULT-VALUE})", defaultValue = "42")
+    long seed;
+
+    @Option(names = "--test-fraction", defaultValue = "0.25", description = "share of images held out for test (default: ${DEFAULT-VALUE})")
+    double testFraction;
+
+    @Option(names = "--validation-fraction", defaultValue = "0.30",
+            description = "share of the remaining images used for validation (default: ${DEFAULT-VALUE})")
+    double validationFraction;
+
+    @Option(names = "--threads", description = "PyTorch threads (default: all cores)", defaultValue = "0")
+    int threads;
+
+    @Option(names = "--init", description = "scratch or imagenet:<path to a MobileNet v1 .tflite> (default: ${DEFAULT-VALUE})",
+            defaultValue = "scratch")
+    String init;
+
+    @Option(names = "--bn-momentum", defaultValue = "0.9",
+            description = "batch-norm momentum while training (default: ${DEFAULT-VALUE}; Keras' 0.99 needs thousands of steps)")
+    float bnMomentum;
+
+    @Option(names = "--patience", description = "early-stopping patience in epochs, 0 = off (default: the preset's)")
+    Integer patience;
+
+    @Option(names = "--max-batches", defaultValue = "0",
+            description = "stop each epoch after this many batches (throughput probes, smoke runs); 0 = all")
+    int maxBatches;
+
+    @Option(names = "--time-budget", defaultValue = "0",
+            description = "minutes: no new epoch starts if the last one's duration would exceed this budget; 0 = none")
+    double timeBudget;
+
+    @Option(names = "--no-augment", description = "turn the default preset's augmentation off")
+    boolean noAugment;
+
+    @Option(names = "--runs", description = "folder of run folders (default: ${DEFAULT-VALUE})", defaultValue = "runs")
+    Path runs;
+
+    @Option(names = "--name", description = "run folder suffix (default: <arch>-<preset>-<size>)")
+    String name;
+
+    @Option(names = "--publish", description = "publish the result to this model registry folder")
+    Path registry;
+
+    @Option(names = "--model-version", description = "registry version name when publishing (default: timestamp + hash)")
+    String version;
+
+    @Option(names = "--target-sensitivity", defaultValue = "0.95",
+            description = "the published decision threshold reaches this sensitivity on validation (default: ${DEFAULT-VALUE})")
+    double targetSensitivity;
+
+    @Override
+    public Integer call() throws Exception {
+        TrainerCli.configureThreads(threads);
+        String command = TrainerCli.commandLine();
+        if (resume != null) {
+            TrainingRun.Result result = TrainingRun.resume(resume, epochs, System.out, ImagenetInit.INSTANCE);
+            publishIfAsked(result, command);
+            return 0;
+        }
+        if (data == null) {
+            System.err.println("--data is required for a new run");
+            return 2;
+        }
+        List<Architecture> archs = "all".equalsIgnoreCase(arch) ? List.of(Architecture.values())
+                : List.of(Architecture.fromId(arch));
+        Preset p = Preset.parse(preset);
+        if (init.startsWith("imagenet:")) {
+            if (archs.size() != 1 || archs.get(0) != Architecture.MOBILENET) {
+                System.err.println("--init imagenet:... is only available for --arch mobilenet");
+                return 2;
+            }
+            if (!Files.isRegularFile(Path.of(init.substring("imagenet:".length())))) {
+                System.err.println("no such file: " + init.substring("imagenet:".length()));
+                return 2;
+            }
+        } else if (!init.equals("scratch")) {
+            System.err.println("--init must be scratch or imagenet:<path>");
+            return 2;
+        }
+        float lr = learningRate != null ? learningRate : init.startsWith("imagenet:") ? 1e-4f : p.learningRate();
+        for (Architecture a : archs) {
+            TrainOptions options = new TrainOptions(a, data.toAbsolutePath().normalize().toString(), p.id(), inputSize,
+                    epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
+                    testFraction, validationFraction, threads, init, bnMomentum, p.augment() && !noAugment,
+                    p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of());
+            new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
+            String runName = name != null ? (archs.size() > 1 ? name + "-" + a.id() : name)
+                    : String.format(Locale.ROOT, "%s-%s-%d%s", a.id(), p.id(), inputSize,
+                            init.startsWith("imagenet:") ? "-imagenet" : "");
+            TrainingRun.Result result = TrainingRun.start(options, runs, runName, System.out, ImagenetInit.INSTANCE);
+            System.out.println("run folder: " + result.runDir());
+            publishIfAsked(result, command);
+        }
+        return 0;
+    }
+
+    private void publishIfAsked(TrainingRun.Result result, String command) throws Exception {
+        if (registry != null) {
+            var version = org.xrayscreening.trainer.publish.Publisher.publish(result.runDir(), registry, this.version,
+                    targetSensitivity);
+            System.out.println("published " + version + " to " + registry);
+        }
+    }
+}

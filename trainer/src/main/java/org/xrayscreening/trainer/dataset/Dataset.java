@@ -1,0 +1,131 @@
+package org.xrayscreening.trainer.dataset;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVParser;
+import org.apache.commons.csv.CSVRecord;
+
+/**
+ * A labelled image collection: either a folder with {@code covid/} and {@code non-covid/} sub-folders, or a
+ * {@code manifest.csv} (columns {@code file}, {@code label}, optionally {@code patient_id_if_known} /
+ * {@code patient_id} and {@code source_repo} / {@code source}; the layout of shared/data/cxr-dev). A folder
+ * that holds a {@code manifest.csv} is read through the manifest. Entries are sorted by name, so the order
+ * (and everything seeded that follows from it) does not depend on the file system.
+ */
+public record Dataset(Path root, String origin, List<DatasetEntry> entries, List<String> problems) {
+    public static final String MANIFEST = "manifest.csv";
+    private static final Set<String> IMAGE_SUFFIXES = Set.of(".png", ".jpg", ".jpeg", ".dcm");
+    private static final List<String> PATIENT_COLUMNS = List.of("patient_id_if_known", "patient_id", "patient");
+    private static final List<String> SOURCE_COLUMNS = List.of("source_repo", "source");
+
+    public Dataset {
+        entries = List.copyOf(entries);
+        problems = List.copyOf(problems);
+    }
+
+    /** Reads a dataset folder or a manifest file. */
+    public static Dataset load(Path dirOrManifest) throws IOException {
+        Path p = dirOrManifest.toAbsolutePath().normalize();
+        if (Files.isRegularFile(p)) {
+            return fromManifest(p);
+        }
+        if (!Files.isDirectory(p)) {
+            throw new IOException("no dataset at " + dirOrManifest + " (expected a folder or a manifest.csv)");
+        }
+        if (Files.isRegularFile(p.resolve(MANIFEST))) {
+            return fromManifest(p.resolve(MANIFEST));
+        }
+        return fromFolders(p);
+    }
+
+    /** Reads a manifest; image paths are relative to the manifest's folder. Rows that cannot be used are reported. */
+    public static Dataset fromManifest(Path manifest) throws IOException {
+        Path root = manifest.toAbsolutePath().normalize().getParent();
+        List<DatasetEntry> entries = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        CSVFormat format = CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true).setTrim(true)
+                .setIgnoreEmptyLines(true).get();
+        try (Reader reader = Files.newBufferedReader(manifest, StandardCharsets.UTF_8);
+                CSVParser parser = CSVParser.parse(reader, format)) {
+            Map<String, Integer> header = parser.getHeaderMap();
+            if (!header.containsKey("file") || !header.containsKey("label")) {
+                throw new IOException(manifest + " needs the columns 'file' and 'label'; it has " + header.keySet());
+            }
+            String patientColumn = firstPresent(header, PATIENT_COLUMNS);
+            String sourceColumn = firstPresent(header, SOURCE_COLUMNS);
+            for (CSVRecord row : parser) {
+                String file = row.get("file");
+                try {
+                    Label label = Label.parse(row.get("label"));
+                    String name = file.replace('\\', '/');
+                    Path path = root.resolve(name).normalize();
+                    if (!path.startsWith(root)) {
+                        throw new IllegalArgumentException("path leaves the dataset folder");
+                    }
+                    if (!seen.add(name)) {
+                        throw new IllegalArgumentException("listed twice");
+                    }
+                    entries.add(new DatasetEntry(name, path, label,
+                            patientColumn == null ? null : row.get(patientColumn),
+                            sourceColumn == null ? null : row.get(sourceColumn)));
+                } catch (IllegalArgumentException | IllegalStateException e) {
+                    problems.add(manifest.getFileName() + " line " + parser.getCurrentLineNumber() + " (" + file + "): "
+                            + e.getMessage());
+                }
+            }
+        }
+        entries.sort(Comparator.comparing(DatasetEntry::name));
+        return new Dataset(root, manifest.toString(), entries, problems);
+    }
+
+    /** Reads {@code covid/} and {@code non-covid/} sub-folders (recursively); no patient ids, no source. */
+    public static Dataset fromFolders(Path root) throws IOException {
+        List<DatasetEntry> entries = new ArrayList<>();
+        for (Label label : Label.values()) {
+            Path dir = root.resolve(label.id());
+            if (!Files.isDirectory(dir)) {
+                throw new IOException("dataset folder " + root + " has no " + label.id() + "/ sub-folder (and no "
+                        + MANIFEST + ")");
+            }
+            try (Stream<Path> walk = Files.walk(dir)) {
+                for (Path f : walk.filter(Files::isRegularFile).filter(Dataset::isImage).toList()) {
+                    String name = root.relativize(f).toString().replace('\\', '/');
+                    entries.add(new DatasetEntry(name, f, label, null, null));
+                }
+            }
+        }
+        entries.sort(Comparator.comparing(DatasetEntry::name));
+        return new Dataset(root, root.toString(), entries, List.of());
+    }
+
+    public long count(Label label) {
+        return entries.stream().filter(e -> e.label() == label).count();
+    }
+
+    /** True when at least one entry names its data source (per-source metrics are then reported). */
+    public boolean hasSources() {
+        return entries.stream().anyMatch(e -> e.source() != null);
+    }
+
+    private static boolean isImage(Path f) {
+        String n = f.getFileName().toString().toLowerCase(Locale.ROOT);
+        return IMAGE_SUFFIXES.stream().anyMatch(n::endsWith);
+    }
+
+    private static String firstPresent(Map<String, Integer> header, List<String> names) {
+        return names.stream().filter(header::containsKey).findFirst().orElse(null);
+    }
+}

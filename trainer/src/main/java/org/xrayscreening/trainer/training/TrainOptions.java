@@ -1,0 +1,54 @@
+package org.xrayscreening.trainer.training;
+
+import java.util.List;
+import org.xrayscreening.models.Architecture;
+
+/**
+ * Everything that determines a training run; stored in the run folder's {@code run.json}, so
+ * {@code train --resume} continues with exactly these settings.
+ *
+ * @param data dataset folder or manifest
+ * @param init {@code scratch} or {@code imagenet:<tflite path>} (MobileNet only)
+ * @param bnMomentum DJL batch-norm momentum during training (running = m * running + (1 - m) * batch)
+ * @param patience epochs without a lower validation loss before stopping; 0 = never
+ * @param maxBatchesPerEpoch stop each epoch after this many batches (throughput probes, smoke runs); 0 = all
+ * @param timeBudgetMinutes no new epoch starts when the last epoch's duration would take this session past
+ *     the budget (0 = no budget); the epochs actually run are in state.json and the model metadata
+ * @param command the exact command line, recorded in the model metadata
+ */
+public record TrainOptions(
+        Architecture architecture,
+        String data,
+        String preset,
+        int inputSize,
+        int epochs,
+        int batchSize,
+        float learningRate,
+        long seed,
+        double testFraction,
+        double validationFraction,
+        int threads,
+        String init,
+        float bnMomentum,
+        boolean augment,
+        boolean keepBest,
+        int patience,
+        int maxBatchesPerEpoch,
+        double timeBudgetMinutes,
+        String command,
+        List<String> notes) {
+
+    public Preset presetValue() {
+        return Preset.parse(preset);
+    }
+
+    public TrainOptions withEpochs(int newEpochs) {
+        return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
+                testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes);
+    }
+
+    public boolean imagenetInit() {
+        return init != null && init.startsWith("imagenet:");
+    }
+}
