@@ -1,0 +1,204 @@
+package org.xrayscreening.models.bench;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.translate.NoopTranslator;
+import ai.djl.translate.TranslateException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.network.Networks;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Inference throughput of the four classifiers (DJL Java blocks, PyTorch engine, CPU, random weights - the speed
+ * does not depend on the weights), at batch 1 and 8 at each network's native size, optionally at another size.
+ *
+ * <p>Per configuration: build {@link Networks#classifier}(arch, 2), initialize, {@code --warmup} untimed
+ * predictions, then predictions until both {@code --min-iterations} and {@code --min-seconds} are reached. Only
+ * {@code Predictor.predict} plus reading the logits back is timed; each input is made in a per-call
+ * sub-manager that is closed after the call (see STACK.md on NoopTranslator memory). Grad mode is switched off on
+ * the benchmark thread. Progress goes to stderr, a Markdown table to stdout.
+ *
+ * <pre>
+ * OMP_WAIT_POLICY=PASSIVE mvn -q -pl models compile exec:java -Dai.djl.offline=true \
+ *   -Dexec.mainClass=org.xrayscreening.models.bench.InferenceBenchmark \
+ *   -Dexec.args="--threads 2 --size 128"
+ * </pre>
+ *
+ * <p>{@code OMP_WAIT_POLICY=PASSIVE} matters on a shared CPU: with libtorch's default OpenMP spin-waiting, two
+ * intra-op threads on two cores that other processes also use made MobileNet batch 1 run 20-40x slower
+ * (0.6-1.2 img/s instead of 20-25) in runs made here. The header and the table caption print the policy in force
+ * and the load average before and after.
+ */
+@Command(name = "inference-benchmark", mixinStandardHelpOptions = true,
+        description = "Throughput (img/s) of the DJL classifiers at batch 1 and 8.")
+public final class InferenceBenchmark implements Callable<Integer> {
+
+    @Option(names = {"-a", "--arch"}, split = ",",
+            description = "Architectures (ids or enum names), comma separated. Default: all four.")
+    List<String> architectures = new ArrayList<>();
+
+    @Option(names = {"-t", "--threads"}, description = "PyTorch intra-op threads. Default: ${DEFAULT-VALUE}.")
+    int threads = Runtime.getRuntime().availableProcessors();
+
+    @Option(names = {"-b", "--batch"}, split = ",", description = "Batch sizes. Default: 1,8.")
+    List<Integer> batches = new ArrayList<>(List.of(1, 8));
+
+    @Option(names = {"-s", "--size"},
+            description = "Also measure at this square input size (in addition to the native size).")
+    Integer extraSize;
+
+    @Option(names = "--warmup", description = "Untimed predictions per configuration. Default: ${DEFAULT-VALUE}.")
+    int warmup = 3;
+
+    @Option(names = "--min-iterations", description = "Timed predictions at least. Default: ${DEFAULT-VALUE}.")
+    int minIterations = 5;
+
+    @Option(names = "--min-seconds", description = "Timed seconds at least. Default: ${DEFAULT-VALUE}.")
+    double minSeconds = 8;
+
+    /** One measured configuration. */
+    record Result(Architecture architecture, int size, int batch, int iterations, double seconds,
+                  double medianMillis) {
+        double imagesPerSecond() {
+            return batch * iterations / seconds;
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        Engine engine = Engine.getEngine("PyTorch");
+        JniUtils.setNumThreads(threads);
+        JniUtils.setGradMode(false);
+
+        List<Architecture> archs = architectures.isEmpty()
+                ? Arrays.asList(Architecture.values())
+                : architectures.stream().map(Architecture::fromId).toList();
+        PrintStream log = System.err;
+        String ompWait = System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset: active spinning)");
+        String loadBefore = loadAverage();
+        log.printf(Locale.ROOT, "engine %s %s, intra-op threads %d, cores %d, grad mode %s, OMP_WAIT_POLICY %s,"
+                        + " load average %s%n", engine.getEngineName(), engine.getVersion(), JniUtils.getNumThreads(),
+                Runtime.getRuntime().availableProcessors(), JniUtils.isGradMode(), ompWait, loadBefore);
+
+        List<Result> results = new ArrayList<>();
+        for (Architecture arch : archs) {
+            List<Integer> sizes = new ArrayList<>(List.of(arch.nativeInputSize()));
+            if (extraSize != null && extraSize != arch.nativeInputSize()) {
+                sizes.add(extraSize);
+            }
+            try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch")) {
+                Block block = Networks.classifier(arch, 2);
+                int s0 = arch.nativeInputSize();
+                block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 3, s0, s0));
+                model.setBlock(block);
+                try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
+                    for (int size : sizes) {
+                        for (int batch : batches) {
+                            Result r = measure(model, predictor, arch, size, batch, log);
+                            results.add(r);
+                            log.printf(Locale.ROOT, "%-12s %3dx%-3d batch %d: %7.2f img/s (median %.1f ms/batch, %d"
+                                            + " batches in %.1f s)%n", arch.id(), size, size, batch,
+                                    r.imagesPerSecond(), r.medianMillis(), r.iterations(), r.seconds());
+                        }
+                    }
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "Measured %s; %s %s; %d intra-op thread(s), %d core(s); OMP_WAIT_POLICY %s;"
+                        + " load average before %s, after %s%n%n",
+                ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), engine.getEngineName(),
+                engine.getVersion(), threads, Runtime.getRuntime().availableProcessors(), ompWait, loadBefore,
+                loadAverage());
+        printTable(results, System.out);
+        return 0;
+    }
+
+    /** The 1/5/15-minute load averages (Linux), or "n/a": other users of the CPU skew every figure. */
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "n/a";
+        }
+    }
+
+    private Result measure(Model model, Predictor<NDList, NDList> predictor, Architecture arch, int size, int batch,
+                           PrintStream log) throws TranslateException {
+        Shape shape = new Shape(batch, 3, size, size);
+        for (int i = 0; i < warmup; i++) {
+            once(model, predictor, shape);
+        }
+        List<Long> times = new ArrayList<>();
+        long start = System.nanoTime();
+        long total = 0;
+        while (times.size() < minIterations || total < minSeconds * 1e9) {
+            long t = once(model, predictor, shape);
+            times.add(t);
+            total = System.nanoTime() - start;
+        }
+        long timed = times.stream().mapToLong(Long::longValue).sum();
+        long[] sorted = times.stream().mapToLong(Long::longValue).sorted().toArray();
+        double median = sorted.length % 2 == 1
+                ? sorted[sorted.length / 2]
+                : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2.0;
+        return new Result(arch, size, batch, times.size(), timed / 1e9, median / 1e6);
+    }
+
+    /** One prediction; returns the nanoseconds spent in predict + reading the logits. */
+    private static long once(Model model, Predictor<NDList, NDList> predictor, Shape shape)
+            throws TranslateException {
+        try (NDManager call = model.getNDManager().newSubManager()) {
+            NDArray x = call.randomUniform(-1f, 1f, shape);
+            long t0 = System.nanoTime();
+            NDList out = predictor.predict(new NDList(x));
+            float[] logits = out.singletonOrThrow().toFloatArray();
+            long t = System.nanoTime() - t0;
+            if (logits.length != shape.get(0) * 2 || !Float.isFinite(logits[0])) {
+                throw new IllegalStateException("unexpected logits " + Arrays.toString(logits));
+            }
+            out.close();
+            return t;
+        }
+    }
+
+    private static void printTable(List<Result> results, PrintStream out) {
+        out.println("| model | input | batch | img/s | median ms/batch | batches timed |");
+        out.println("| --- | --- | ---: | ---: | ---: | ---: |");
+        for (Result r : results) {
+            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %.1f | %.0f | %d |%n", r.architecture().id(), r.size(),
+                    r.size(), r.batch(), r.imagesPerSecond(), r.medianMillis(), r.iterations());
+        }
+    }
+
+    public static void main(String[] args) {
+        int code = new CommandLine(new InferenceBenchmark()).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+}
