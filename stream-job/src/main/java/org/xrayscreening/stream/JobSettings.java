@@ -18,7 +18,11 @@ public record JobSettings(
         ImageLimits imageLimits,
         int canonicalMaxSide,
         String metricsHost,
-        int metricsPort) implements Serializable {
+        int metricsPort,
+        Duration labelRetention,
+        int accuracyWindow,
+        double sensitivityFloor,
+        int minLabelledPositives) implements Serializable {
 
     public JobSettings {
         models = List.copyOf(models);

@@ -18,6 +18,7 @@ import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
@@ -106,6 +107,22 @@ public class ScreeningJob implements Callable<Integer> {
         @Option(names = "--metrics-port", defaultValue = "9404", description = "Prometheus endpoint port (0: off).")
         public int metricsPort;
 
+        @Option(names = "--accuracy-window", defaultValue = "500",
+                description = "Labelled studies per model version in the rolling live-accuracy window.")
+        public int accuracyWindow;
+
+        @Option(names = "--sensitivity-floor", defaultValue = "0.85",
+                description = "Live sensitivity below this raises a MODEL_SENSITIVITY_BELOW_FLOOR alert.")
+        public double sensitivityFloor;
+
+        @Option(names = "--min-labelled-positives", defaultValue = "20",
+                description = "COVID-19 cases needed in the window before the floor is enforced.")
+        public int minLabelledPositives;
+
+        @Option(names = "--label-retention", defaultValue = "P30D",
+                description = "How long a recommendation waits for its label (ISO-8601 duration).")
+        public Duration labelRetention;
+
         @Option(names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
         public String groupId;
 
@@ -137,7 +154,8 @@ public class ScreeningJob implements Callable<Integer> {
                     new EnsemblePolicy(threshold, indeterminateBand, maxDisagreement, minModels),
                     Duration.ofMillis(ensembleTimeoutMs),
                     new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
-                    canonicalMaxSide, metricsHost, metricsPort);
+                    canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
+                    minLabelledPositives);
         }
 
         public Map<String, String> kafkaClientProperties() throws IOException {
@@ -152,7 +170,7 @@ public class ScreeningJob implements Callable<Integer> {
             return result;
         }
 
-        /** Kafka source and exactly-once sinks for the configured topics. */
+        /** Exactly-once sinks for the outputs; the status topic is an audit log, so at-least-once suffices. */
         public ScreeningTopology.Sinks kafkaSinks() throws IOException {
             Map<String, String> props = kafkaClientProperties();
             return new ScreeningTopology.Sinks(
@@ -161,7 +179,18 @@ public class ScreeningJob implements Callable<Integer> {
                     KafkaSinks.<Alert>json(bootstrapServers, topicAlerts, ScreeningJob::alertKey,
                             DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-alerts", props),
                     KafkaSinks.<DeadLetter>json(bootstrapServers, topicDeadLetter, DeadLetter::key,
-                            DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-dead-letters", props));
+                            DeliveryGuarantee.EXACTLY_ONCE, transactionalIdPrefix + "-dead-letters", props),
+                    KafkaSinks.<ModelStatus>json(bootstrapServers, topicModelStatus, ModelStatus::model,
+                            DeliveryGuarantee.AT_LEAST_ONCE, null, props));
+        }
+
+        /** The job's three Kafka inputs; model updates are read from the start so a fresh job ends on the last one. */
+        public ScreeningTopology.Sources kafkaSources() throws IOException {
+            Map<String, String> props = kafkaClientProperties();
+            return new ScreeningTopology.Sources(
+                    KafkaSources.raw(bootstrapServers, topicAcquired, groupId, props),
+                    KafkaSources.raw(bootstrapServers, topicModelUpdates, groupId + "-model-updates", props),
+                    KafkaSources.raw(bootstrapServers, topicLabelled, groupId + "-labelled", props));
         }
 
         /** Checkpointing drives the transactional sinks: output is committed at each checkpoint. */
@@ -181,10 +210,7 @@ public class ScreeningJob implements Callable<Integer> {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         options.configure(env);
-        ScreeningTopology.build(env,
-                KafkaSources.raw(options.bootstrapServers, options.topicAcquired, options.groupId,
-                        options.kafkaClientProperties()),
-                options.kafkaSinks(), options.settings());
+        ScreeningTopology.build(env, options.kafkaSources(), options.kafkaSinks(), options.settings());
         env.execute("xray-screening " + String.join(",", options.models));
         return 0;
     }

@@ -7,57 +7,82 @@ import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.streaming.api.datastream.BroadcastStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.Decision;
+import org.xrayscreening.connectors.event.ModelStatus;
+import org.xrayscreening.connectors.event.ModelUpdate;
 import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.connectors.event.XrayLabelled;
 import org.xrayscreening.connectors.kafka.RawRecord;
+import org.xrayscreening.stream.accuracy.LabelJoin;
+import org.xrayscreening.stream.accuracy.LiveAccuracy;
+import org.xrayscreening.stream.accuracy.ModelVerdict;
 import org.xrayscreening.stream.ensemble.StudyEnsemble;
+import org.xrayscreening.stream.intake.ControlEvents;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.intake.StudyIntake;
 import org.xrayscreening.stream.scoring.ModelOutcome;
 import org.xrayscreening.stream.scoring.ModelScoring;
 
 /**
- * The whole screening pipeline in one method, shared by {@link ScreeningJob#main}, the local launcher and the
- * integration tests:
+ * The whole screening pipeline in one method, shared by {@link ScreeningJob#main}, the local launcher, the
+ * benchmark and the integration tests:
  *
  * <pre>
- * acquired -> StudyIntake --bad--> dead letters
- *                 | fan-out to every model operator
- *          ModelScoring(mobilenet) ... ModelScoring(xception)
- *                 | union, keyBy(studyId)
- *            StudyEnsemble --> recommendations
- *                           \-> alerts (COVID_SUSPECTED, INDETERMINATE)
+ * acquired ------> StudyIntake --bad--> dead letters
+ *                      | fan-out to every model operator
+ * model-updates --(broadcast)--> ModelScoring(mobilenet) ... ModelScoring(xception) --> model status
+ *                      | union, keyBy(studyId)
+ *                 StudyEnsemble --> recommendations
+ *                      |        \-> alerts (COVID_SUSPECTED, INDETERMINATE)
+ * labelled --keyBy(studyId)--> LabelJoin --keyBy(model@version)--> LiveAccuracy --> alerts (ML team)
  * </pre>
  */
 public final class ScreeningTopology {
 
     private ScreeningTopology() {}
 
-    /** Where the pipeline's three outputs go; Kafka in production, anything Flink can sink to in tests. */
-    public record Sinks(Sink<Recommendation> recommendations, Sink<Alert> alerts, Sink<DeadLetter> deadLetters) {}
+    /** The job's inputs; Kafka in production, anything Flink can read in tests. */
+    public record Sources(Source<RawRecord, ?, ?> acquired, Source<RawRecord, ?, ?> modelUpdates,
+                          Source<RawRecord, ?, ?> labelled) {}
 
-    public static DataStream<Recommendation> build(StreamExecutionEnvironment env, Source<RawRecord, ?, ?> acquired,
-                                                   Sinks sinks, JobSettings settings) {
+    /** Where the pipeline's outputs go. */
+    public record Sinks(Sink<Recommendation> recommendations, Sink<Alert> alerts, Sink<DeadLetter> deadLetters,
+                        Sink<ModelStatus> modelStatus) {}
+
+    public static DataStream<Recommendation> build(StreamExecutionEnvironment env, Sources sources, Sinks sinks,
+                                                   JobSettings settings) {
         SingleOutputStreamOperator<StudyImage> studies = env
-                .fromSource(acquired, WatermarkStrategy.noWatermarks(), "xray.acquired")
+                .fromSource(sources.acquired(), WatermarkStrategy.noWatermarks(), "xray.acquired")
                 .uid("source-acquired")
                 .process(new StudyIntake(settings.imageLimits(), settings.canonicalMaxSide(),
                         settings.metricsHost(), settings.metricsPort()))
                 .name("validate-decode").uid("intake");
+        DataStream<DeadLetter> deadLetters = studies.getSideOutput(StudyIntake.DEAD_LETTERS);
+
+        SingleOutputStreamOperator<ModelUpdate> updates = env
+                .fromSource(sources.modelUpdates(), WatermarkStrategy.noWatermarks(), "xray.model-updates")
+                .uid("source-model-updates").setParallelism(1)
+                .process(new ControlEvents.ParseModelUpdate()).name("parse-model-updates").uid("parse-model-updates")
+                .setParallelism(1);
+        deadLetters = deadLetters.union(updates.getSideOutput(StudyIntake.DEAD_LETTERS));
+        BroadcastStream<ModelUpdate> broadcastUpdates = updates.broadcast(ModelScoring.ACTIVE_VERSIONS);
 
         DataStream<ModelOutcome> outcomes = null;
+        DataStream<ModelStatus> statuses = null;
         for (ModelSpec model : settings.models()) {
-            DataStream<ModelOutcome> scored = studies
+            SingleOutputStreamOperator<ModelOutcome> scored = studies
+                    .connect(broadcastUpdates)
                     .process(new ModelScoring(model.architecture(), settings.registryRoot(), model.ref()))
-                    .name("model-" + model.architecture().id()).uid("model-" + model.architecture().id())
-                    // own task thread per network, so the four infer in parallel instead of in turn
-                    .disableChaining();
+                    .name("model-" + model.architecture().id()).uid("model-" + model.architecture().id());
             outcomes = outcomes == null ? scored : outcomes.union(scored);
+            DataStream<ModelStatus> status = scored.getSideOutput(ModelScoring.MODEL_STATUS);
+            statuses = statuses == null ? status : statuses.union(status);
         }
 
         SingleOutputStreamOperator<Recommendation> recommendations = outcomes
@@ -65,13 +90,26 @@ public final class ScreeningTopology {
                 .process(new StudyEnsemble(settings.modelIds(), settings.policy(), settings.ensembleTimeout(),
                         Duration.ofHours(6)))
                 .name("ensemble").uid("ensemble");
+        DataStream<Alert> alerts = recommendations.filter(new NeedsAttention()).name("needs-attention")
+                .uid("filter-alerts").map(new ToClinicalAlert()).name("to-alert").uid("map-alerts");
+
+        SingleOutputStreamOperator<XrayLabelled> labelled = env
+                .fromSource(sources.labelled(), WatermarkStrategy.noWatermarks(), "xray.labelled")
+                .uid("source-labelled")
+                .process(new ControlEvents.ParseLabelled()).name("parse-labelled").uid("parse-labelled");
+        deadLetters = deadLetters.union(labelled.getSideOutput(StudyIntake.DEAD_LETTERS));
+        DataStream<Alert> accuracyAlerts = recommendations.keyBy(new RecommendationStudy())
+                .connect(labelled.keyBy(new LabelledStudy()))
+                .process(new LabelJoin(settings.labelRetention())).name("join-labels").uid("join-labels")
+                .keyBy(new ByModelVersion())
+                .process(new LiveAccuracy(settings.accuracyWindow(), settings.sensitivityFloor(),
+                        settings.minLabelledPositives()))
+                .name("live-accuracy").uid("live-accuracy");
 
         recommendations.sinkTo(sinks.recommendations()).name("recommendations-sink").uid("sink-recommendations");
-        recommendations.filter(new NeedsAttention()).name("needs-attention").uid("filter-alerts")
-                .map(new ToClinicalAlert()).name("to-alert").uid("map-alerts")
-                .sinkTo(sinks.alerts()).name("alerts-sink").uid("sink-alerts");
-        studies.getSideOutput(StudyIntake.DEAD_LETTERS)
-                .sinkTo(sinks.deadLetters()).name("dead-letter-sink").uid("sink-dead-letters");
+        alerts.union(accuracyAlerts).sinkTo(sinks.alerts()).name("alerts-sink").uid("sink-alerts");
+        deadLetters.sinkTo(sinks.deadLetters()).name("dead-letter-sink").uid("sink-dead-letters");
+        statuses.sinkTo(sinks.modelStatus()).name("model-status-sink").uid("sink-model-status");
         return recommendations;
     }
 
@@ -79,6 +117,27 @@ public final class ScreeningTopology {
         @Override
         public String getKey(ModelOutcome outcome) {
             return outcome.studyId;
+        }
+    }
+
+    static final class RecommendationStudy implements KeySelector<Recommendation, String> {
+        @Override
+        public String getKey(Recommendation r) {
+            return r.studyId();
+        }
+    }
+
+    static final class LabelledStudy implements KeySelector<XrayLabelled, String> {
+        @Override
+        public String getKey(XrayLabelled l) {
+            return l.studyId();
+        }
+    }
+
+    static final class ByModelVersion implements KeySelector<ModelVerdict, String> {
+        @Override
+        public String getKey(ModelVerdict v) {
+            return v.modelVersion();
         }
     }
 

@@ -46,7 +46,6 @@ import org.xrayscreening.connectors.event.XrayAcquired;
 import org.xrayscreening.connectors.image.DicomWriter;
 import org.xrayscreening.connectors.image.ImageDecoder;
 import org.xrayscreening.connectors.kafka.EmbeddedKafka;
-import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelRegistry;
@@ -82,7 +81,7 @@ class ScreeningPipelineIT {
     @BeforeAll
     static void startKafkaAndPublishModels() throws Exception {
         kafka = new EmbeddedKafka().start();
-        kafka.createTopics(2, "xray.acquired", "xray.recommendations", "xray.alerts", "xray.dead-letter");
+        kafka.createTopics(2, org.xrayscreening.connectors.kafka.KafkaTopics.DEFAULTS.allArray());
         registry = new ModelRegistry(dir.resolve("registry"));
         for (Architecture a : Architecture.values()) {
             versions.put(a, org.xrayscreening.stream.testing.TestModels.publishUntrained(registry, a, INPUT_SIZE, "production"));
@@ -168,8 +167,7 @@ class ScreeningPipelineIT {
                 "--max-image-pixels", "4000000", "--transactional-id-prefix", "it-" + System.nanoTime());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         cli.options.configure(env);
-        ScreeningTopology.build(env, KafkaSources.raw(kafka.bootstrapServers(), "xray.acquired", "it", Map.of()),
-                cli.options.kafkaSinks(), cli.options.settings());
+        ScreeningTopology.build(env, cli.options.kafkaSources(), cli.options.kafkaSinks(), cli.options.settings());
         double consumedBefore = ScreeningMetrics.get().eventsConsumed.get();
         JobClient job = env.executeAsync("screening-it");
         try {

@@ -60,6 +60,7 @@ public final class EventCodec implements Serializable {
     public static final int MAX_STUDY_ID_LENGTH = 256;
 
     private static final ObjectMapper MAPPER = createMapper();
+    private static final Pattern SAFE_PATH_SEGMENT = Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}");
     private static final Pattern SAFE_TOKEN = Pattern.compile("[A-Za-z0-9][A-Za-z0-9.+/_-]{0,63}");
 
     private final ImageLimits limits;
@@ -153,6 +154,29 @@ public final class EventCodec implements Serializable {
         Instant confirmedAt = f.optionalInstant("confirmedAt");
         return new XrayLabelled(SCHEMA_VERSION, c.studyId, c.patientRef, c.acquiredAt, c.view, c.source, c.image,
                 label, labelSource, confirmedAt);
+    }
+
+    /**
+     * Parses a {@link ModelUpdate}: model and version are required and must be plain tokens (they become
+     * registry path segments, so "../" must never get through).
+     */
+    public ModelUpdate parseModelUpdate(byte[] json) throws InvalidEventException {
+        Fields f = new Fields(readObject(json));
+        f.schemaVersion();
+        String model = f.requiredText("model").trim();
+        String version = f.requiredText("version").trim();
+        for (String[] field : new String[][] {{"model", model}, {"version", version}}) {
+            if (!SAFE_PATH_SEGMENT.matcher(field[1]).matches()) {
+                throw new InvalidEventException(INVALID_FIELD, field[0] + " must be a plain name ([A-Za-z0-9._-], not starting with '.')");
+            }
+        }
+        String sha256 = f.optionalText("sha256");
+        if (sha256 != null && !sha256.matches("[0-9a-fA-F]{64}")) {
+            throw new InvalidEventException(INVALID_FIELD, "sha256 must be 64 hex digits");
+        }
+        return new ModelUpdate(SCHEMA_VERSION, model, version, f.optionalText("location"),
+                sha256 == null ? null : sha256.toLowerCase(Locale.ROOT), f.optionalInstant("publishedAt"),
+                f.optionalText("reason"));
     }
 
     /** The fields both input events share, checked in a fixed order. */

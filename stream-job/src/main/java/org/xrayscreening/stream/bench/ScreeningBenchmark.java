@@ -22,6 +22,7 @@ import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ModelScore;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.stream.ScreeningJob;
+import org.xrayscreening.stream.local.DemoModels;
 import org.xrayscreening.stream.local.EmbeddedPipeline;
 import org.xrayscreening.stream.local.SampleStudies;
 import picocli.CommandLine.Command;
@@ -75,7 +76,8 @@ public class ScreeningBenchmark implements Callable<Integer> {
         }
         options.metricsPort = 0;
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options,
-                EmbeddedPipeline.demoModels(options.registry, 96, 192, 3))) {
+                EmbeddedPipeline.demoModels(options.registry, DemoModels.DEFAULT_INPUT_SIZE,
+                        DemoModels.DEFAULT_IMAGES, DemoModels.DEFAULT_EPOCHS))) {
             System.out.printf(Locale.ROOT, "warming up with %d studies ...%n", warmup);
             run(pipeline, options, "warmup-", warmup);
             System.out.printf(Locale.ROOT, "measuring %d studies ...%n", studies);

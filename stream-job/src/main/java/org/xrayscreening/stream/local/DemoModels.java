@@ -35,6 +35,11 @@ import org.xrayscreening.stream.ModelSpec;
  */
 public final class DemoModels {
 
+    /** Small enough to train all four in a few minutes on 2 cores; InceptionV3 needs at least 75. */
+    public static final int DEFAULT_INPUT_SIZE = 80;
+    public static final int DEFAULT_IMAGES = 128;
+    public static final int DEFAULT_EPOCHS = 3;
+
     static final String NOTES = "DEMO ONLY: trained on synthetic images by the local run; not a medical model";
 
     private final ModelRegistry registry;
@@ -69,6 +74,7 @@ public final class DemoModels {
     }
 
     public ModelVersion train(Architecture architecture) throws Exception {
+        ai.djl.engine.Engine.getEngine("PyTorch"); // loads the native library before any JNI call
         JniUtils.setGradMode(true);
         long start = System.nanoTime();
         Preprocessor preprocessor = Preprocessor.forArchitecture(architecture, inputSize);

@@ -1,12 +1,10 @@
 package org.xrayscreening.stream.local;
 
 import java.nio.file.Path;
-import java.util.Map;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.xrayscreening.connectors.kafka.EmbeddedKafka;
-import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.stream.ScreeningJob;
 import org.xrayscreening.stream.ScreeningTopology;
@@ -41,8 +39,7 @@ public final class EmbeddedPipeline implements AutoCloseable {
                     options.topicModelStatus);
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(new Configuration());
             options.configure(env);
-            ScreeningTopology.build(env, KafkaSources.raw(kafka.bootstrapServers(), options.topicAcquired,
-                    options.groupId, Map.of()), options.kafkaSinks(), options.settings());
+            ScreeningTopology.build(env, options.kafkaSources(), options.kafkaSinks(), options.settings());
             return new EmbeddedPipeline(kafka, env.executeAsync("xray-screening (embedded)"));
         } catch (Exception e) {
             kafka.close();

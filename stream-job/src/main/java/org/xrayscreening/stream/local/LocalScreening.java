@@ -56,13 +56,13 @@ public class LocalScreening implements Callable<Integer> {
     @Option(names = "--bad-every", defaultValue = "25", description = "Every n-th record is malformed, to show the dead-letter path (0: never).")
     int badEvery;
 
-    @Option(names = "--demo-input-size", defaultValue = "96", description = "Input size of demo models trained when the registry is empty.")
+    @Option(names = "--demo-input-size", defaultValue = "" + DemoModels.DEFAULT_INPUT_SIZE, description = "Input size of demo models trained when the registry is empty.")
     int demoInputSize;
 
-    @Option(names = "--demo-images", defaultValue = "192", description = "Synthetic training images per demo model.")
+    @Option(names = "--demo-images", defaultValue = "" + DemoModels.DEFAULT_IMAGES, description = "Synthetic training images per demo model.")
     int demoImages;
 
-    @Option(names = "--demo-epochs", defaultValue = "3", description = "Epochs per demo model.")
+    @Option(names = "--demo-epochs", defaultValue = "" + DemoModels.DEFAULT_EPOCHS, description = "Epochs per demo model.")
     int demoEpochs;
 
     @Override

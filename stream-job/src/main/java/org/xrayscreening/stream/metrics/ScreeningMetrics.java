@@ -32,6 +32,11 @@ public final class ScreeningMetrics {
     public final Histogram inferenceSeconds;
     public final Histogram endToEndSeconds;
     public final Gauge activeModelVersion;
+    public final Counter modelSwaps;
+    public final Counter modelUpdateFailures;
+    public final Gauge liveSensitivity;
+    public final Gauge liveSpecificity;
+    public final Gauge liveLabelledStudies;
     private final Map<String, String> activeVersions = new ConcurrentHashMap<>();
 
     private ScreeningMetrics(PrometheusRegistry registry) {
@@ -55,6 +60,19 @@ public final class ScreeningMetrics {
         activeModelVersion = Gauge.builder().name("xray_active_model_version")
                 .help("1 for the model version each model operator serves").labelNames("model", "version")
                 .register(registry);
+        modelSwaps = Counter.builder().name("xray_model_swaps_total")
+                .help("Model versions switched in by a model operator subtask").labelNames("model").register(registry);
+        modelUpdateFailures = Counter.builder().name("xray_model_update_failures_total")
+                .help("Model updates refused (checksum, load or smoke-test failure); the old version kept serving")
+                .labelNames("model").register(registry);
+        liveSensitivity = Gauge.builder().name("xray_live_sensitivity")
+                .help("Sensitivity over the most recent labelled studies (rolling window)")
+                .labelNames("model", "version").register(registry);
+        liveSpecificity = Gauge.builder().name("xray_live_specificity")
+                .help("Specificity over the most recent labelled studies (rolling window)")
+                .labelNames("model", "version").register(registry);
+        liveLabelledStudies = Gauge.builder().name("xray_live_labelled_studies")
+                .help("Labelled studies in the rolling window").labelNames("model", "version").register(registry);
     }
 
     public static ScreeningMetrics get() {

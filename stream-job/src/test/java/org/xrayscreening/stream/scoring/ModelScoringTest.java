@@ -7,7 +7,12 @@ import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.operators.co.CoBroadcastWithNonKeyedOperator;
+import org.apache.flink.streaming.util.BroadcastOperatorTestHarness;
+import org.xrayscreening.connectors.event.ModelStatus;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import org.xrayscreening.connectors.event.ModelUpdate;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -36,6 +41,12 @@ class ModelScoringTest {
         version = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, "production");
     }
 
+    static BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness(Path registryRoot, String ref)
+            throws Exception {
+        return ProcessFunctionTestHarnesses.forBroadcastProcessFunction(
+                new ModelScoring(Architecture.MOBILENET, registryRoot.toString(), ref), ModelScoring.ACTIVE_VERSIONS);
+    }
+
     private static StudyImage study(String id, BufferedImage image) {
         BufferedImage gray16 = CanonicalImage.toGray16(image, 512);
         return new StudyImage(id, "patient", 1_000, 2_000, gray16.getWidth(), gray16.getHeight(),
@@ -49,8 +60,7 @@ class ModelScoringTest {
         try (CovidClassifier direct = CovidClassifier.load(registry, Architecture.MOBILENET, version.version())) {
             expected = direct.predict(CanonicalImage.toGray16(image, 512));
         }
-        try (OneInputStreamOperatorTestHarness<StudyImage, ModelOutcome> harness = ProcessFunctionTestHarnesses
-                .forProcessFunction(new ModelScoring(Architecture.MOBILENET, registry.root().toString(), "production"))) {
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
             harness.processElement(study("s1", image), 0);
             List<ModelOutcome> out = harness.extractOutputValues();
             assertThat(out).hasSize(1);
@@ -66,8 +76,7 @@ class ModelScoringTest {
 
     @Test
     void brokenInputBecomesFailedOutcomeNotAJobFailure() throws Exception {
-        try (OneInputStreamOperatorTestHarness<StudyImage, ModelOutcome> harness = ProcessFunctionTestHarnesses
-                .forProcessFunction(new ModelScoring(Architecture.MOBILENET, registry.root().toString(), "production"))) {
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
             harness.processElement(new StudyImage("bad", "p", 0, 0, 50, 50, new short[10]), 0);
             harness.processElement(study("good", SyntheticChestXray.negative(1, 64).gray8()), 0);
             List<ModelOutcome> out = harness.extractOutputValues();
@@ -87,8 +96,82 @@ class ModelScoringTest {
         bytes[bytes.length / 2] ^= 0x5A;
         weights.toFile().setWritable(true);
         Files.write(weights, bytes);
-        assertThatThrownBy(() -> ProcessFunctionTestHarnesses.forProcessFunction(
-                new ModelScoring(Architecture.MOBILENET, other.toString(), "production")))
+        assertThatThrownBy(() -> harness(other, "production"))
                 .isInstanceOf(ModelIntegrityException.class);
+    }
+
+    @Test
+    void updateSwapsVersionBetweenTwoRecordsAndReportsIt() throws Exception {
+        ModelVersion next = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, null);
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+            harness.processElement(study("before", SyntheticChestXray.negative(1, 64).gray8()), 0);
+            harness.processBroadcastElement(ModelUpdate.of("resnet50", "irrelevant", null, null, "other model"), 0);
+            harness.processBroadcastElement(ModelUpdate.of("mobilenet", next.version(), null,
+                    ModelRegistry.sha256(next.directory().resolve(ModelRegistry.METADATA_FILE)), "promotion"), 0);
+            harness.processElement(study("after", SyntheticChestXray.negative(1, 64).gray8()), 0);
+
+            assertThat(harness.extractOutputValues()).extracting(o -> o.studyId + "=" + o.version)
+                    .containsExactly("before=" + version.version(), "after=" + next.version());
+            assertThat(harness.getSideOutput(ModelScoring.MODEL_STATUS)).singleElement().satisfies(r -> {
+                ModelStatus st = r.getValue();
+                assertThat(st.status()).isEqualTo(ModelStatus.Status.SERVING);
+                assertThat(st.version()).isEqualTo(next.version());
+                assertThat(st.previousVersion()).isEqualTo(version.version());
+            });
+        }
+    }
+
+    @Test
+    void corruptOrMismatchingUpdateLeavesOldVersionServing(@TempDir Path other) throws Exception {
+        ModelRegistry own = new ModelRegistry(other);
+        ModelVersion serving = TestModels.publishUntrained(own, Architecture.MOBILENET, 64, "production");
+        ModelVersion corrupt = TestModels.publishUntrained(own, Architecture.MOBILENET, 64, null);
+        Path weights = corrupt.directory().resolve(ModelExport.WEIGHTS_FILE);
+        byte[] bytes = Files.readAllBytes(weights);
+        bytes[bytes.length - 7] ^= 0x11;
+        weights.toFile().setWritable(true);
+        Files.write(weights, bytes);
+        ModelVersion fine = TestModels.publishUntrained(own, Architecture.MOBILENET, 64, null);
+        double failuresBefore = ScreeningMetrics.get().modelUpdateFailures.labelValues("mobilenet").get();
+
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(other, "production")) {
+            harness.processBroadcastElement(ModelUpdate.of("mobilenet", corrupt.version(), null, null, "bad weights"), 0);
+            harness.processBroadcastElement(ModelUpdate.of("mobilenet", fine.version(), null, "0".repeat(64), "wrong digest"), 0);
+            harness.processBroadcastElement(ModelUpdate.of("mobilenet", "does-not-exist", null, null, "typo"), 0);
+            harness.processElement(study("s", SyntheticChestXray.positive(2, 64).gray8()), 0);
+
+            assertThat(harness.extractOutputValues()).singleElement()
+                    .satisfies(o -> assertThat(o.version).isEqualTo(serving.version()));
+            List<ModelStatus> statuses = harness.getSideOutput(ModelScoring.MODEL_STATUS).stream().map(r -> r.getValue()).toList();
+            assertThat(statuses).extracting(ModelStatus::status).containsOnly(ModelStatus.Status.REJECTED);
+            assertThat(statuses).extracting(ModelStatus::previousVersion).containsOnly(serving.version());
+            assertThat(statuses.get(0).detail()).contains("ModelIntegrityException");
+            assertThat(statuses.get(1).detail()).contains("digest");
+            assertThat(ScreeningMetrics.get().modelUpdateFailures.labelValues("mobilenet").get() - failuresBefore)
+                    .isEqualTo(3.0);
+            // broadcast state still names nothing new: a restart would not pick the refused versions
+            assertThat(harness.getBroadcastState(ModelScoring.ACTIVE_VERSIONS).get("mobilenet")).isNull();
+        }
+    }
+
+    @Test
+    void restoreFromCheckpointAfterSwapServesTheNewVersion() throws Exception {
+        ModelVersion next = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, null);
+        OperatorSubtaskState snapshot;
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+            harness.processBroadcastElement(ModelUpdate.of("mobilenet", next.version(), null, null, "promotion"), 0);
+            snapshot = harness.snapshot(1L, 0);
+        }
+        // the restarted operator is configured with the old alias, as the job's command line still says
+        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> restored = new BroadcastOperatorTestHarness<>(
+                new CoBroadcastWithNonKeyedOperator<>(new ModelScoring(Architecture.MOBILENET, registry.root().toString(),
+                        "production"), List.of(ModelScoring.ACTIVE_VERSIONS)), 1, 1, 0)) {
+            restored.setup();
+            restored.initializeState(snapshot);
+            restored.open();
+            restored.processElement(study("after-restart", SyntheticChestXray.negative(3, 64).gray8()), 0);
+            assertThat(restored.extractOutputValues()).singleElement()
+                    .satisfies(o -> assertThat(o.version).isEqualTo(next.version()));
+        }
     }
 }
