@@ -5,17 +5,18 @@ import java.util.List;
 import org.xrayscreening.trainer.cli.EvaluateCommand;
 import org.xrayscreening.trainer.cli.PublishCommand;
 import org.xrayscreening.trainer.cli.TrainCommand;
+import org.xrayscreening.trainer.imagenet.ImportPretrainedCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The trainer's command line: {@code train}, {@code evaluate} and {@code publish}. PyTorch thread counts
+ * The trainer's command line: {@code train}, {@code evaluate}, {@code publish} and {@code import-pretrained}. PyTorch thread counts
  * are fixed before the engine starts ({@code --threads} of the subcommand).
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
-                CommandLine.HelpCommand.class})
+                ImportPretrainedCommand.class, CommandLine.HelpCommand.class})
 public final class TrainerCli implements Runnable {
     private static volatile String commandLine = "trainer";
 

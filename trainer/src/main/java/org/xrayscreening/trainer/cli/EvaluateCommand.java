@@ -1,12 +1,143 @@
 package org.xrayscreening.trainer.cli;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.preprocess.Preprocessor;
+import org.xrayscreening.models.registry.ModelRef;
+import org.xrayscreening.models.registry.ModelRegistry;
+import org.xrayscreening.trainer.TrainerCli;
+import org.xrayscreening.trainer.dataset.Dataset;
+import org.xrayscreening.trainer.dataset.DatasetEntry;
+import org.xrayscreening.trainer.dataset.DatasetSplit;
+import org.xrayscreening.trainer.dataset.PreparedImages;
+import org.xrayscreening.trainer.dataset.Split;
+import org.xrayscreening.trainer.dataset.SplitSpec;
+import org.xrayscreening.trainer.evaluation.ModelEvaluation;
+import org.xrayscreening.trainer.evaluation.ModelScores;
+import org.xrayscreening.trainer.report.EvaluationReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Evaluate models (TODO)")
+/**
+ * {@code evaluate}: scores registry models on a dataset split, alone and as a mean-probability ensemble, and
+ * writes report.md, metrics.json, predictions.csv and PNGs to {@code runs/<timestamp>-<name>/}.
+ */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Evaluate registry models (and their ensemble) on a dataset split.")
 public final class EvaluateCommand implements Callable<Integer> {
+    private static final DateTimeFormatter RUN_TIME =
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+
+    @Option(names = "--model", required = true, description = "<arch>@<version|alias|latest>; repeat for several")
+    List<String> models;
+
+    @Option(names = "--registry", defaultValue = "registry", description = "model registry folder (default: ${DEFAULT-VALUE})")
+    Path registry;
+
+    @Option(names = "--data", required = true, description = "dataset folder or manifest")
+    Path data;
+
+    @Option(names = "--split", defaultValue = "test",
+            description = "test, validation, train or all (default: ${DEFAULT-VALUE}); the split is recomputed from"
+                    + " --seed and the fractions, which must match training")
+    String split;
+
+    @Option(names = "--seed", defaultValue = "42", description = "split seed used in training (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--test-fraction", defaultValue = "0.25")
+    double testFraction;
+
+    @Option(names = "--validation-fraction", defaultValue = "0.30")
+    double validationFraction;
+
+    @Option(names = "--target-sensitivity", defaultValue = "0.95",
+            description = "the second table's threshold is chosen on validation for this sensitivity (default: ${DEFAULT-VALUE})")
+    double targetSensitivity;
+
+    @Option(names = "--runs", defaultValue = "runs", description = "folder of run folders (default: ${DEFAULT-VALUE})")
+    Path runs;
+
+    @Option(names = "--name", defaultValue = "evaluate", description = "run folder suffix (default: ${DEFAULT-VALUE})")
+    String name;
+
+    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (default: all cores)")
+    int threads;
+
     @Override
-    public Integer call() {
-        return 1;
+    public Integer call() throws Exception {
+        TrainerCli.configureThreads(threads);
+        Dataset dataset = Dataset.load(data);
+        SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);
+        DatasetSplit ds = DatasetSplit.of(dataset, spec);
+        List<DatasetEntry> evalEntries;
+        String splitName;
+        if ("all".equalsIgnoreCase(split)) {
+            evalEntries = dataset.entries();
+            splitName = "all";
+        } else {
+            Split s = Split.parse(split);
+            evalEntries = ds.get(s);
+            splitName = s.id();
+        }
+        List<DatasetEntry> validationEntries = ds.get(Split.VALIDATION);
+        System.out.println("evaluating on " + splitName + ": " + evalEntries.size() + " images; validation (threshold): "
+                + validationEntries.size() + "; split " + ds.summary());
+
+        ModelRegistry reg = new ModelRegistry(registry);
+        Map<Preprocessor, PreparedImages[]> cache = new HashMap<>();
+        List<ModelScores> scores = new ArrayList<>();
+        Set<String> skipped = new LinkedHashSet<>();
+        for (String m : models) {
+            ModelRef ref = ModelRef.parse(m);
+            try (CovidClassifier classifier = CovidClassifier.load(reg, ref.architecture(), ref.ref())) {
+                Preprocessor pre = classifier.preprocessor();
+                PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> new PreparedImages[] {
+                        PreparedImages.load(evalEntries, p), PreparedImages.load(validationEntries, p)});
+                skipped.addAll(prepared[0].skipped());
+                skipped.addAll(prepared[1].skipped());
+                long t0 = System.nanoTime();
+                float[] p = classifier.predictPreprocessed(prepared[0].inputs());
+                float[] v = classifier.predictPreprocessed(prepared[1].inputs());
+                double sec = (System.nanoTime() - t0) / 1e9;
+                String note = null;
+                String trained = classifier.metadata().trainingDataDigest();
+                if (trained != null && !trained.equals(ds.digest())) {
+                    note = "trained on data/split " + trained + ", not on this one (" + ds.digest()
+                            + "): evaluated images may have been seen in training";
+                }
+                String label = classifier.version().toString();
+                scores.add(new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note));
+                System.out.printf(Locale.ROOT, "%s: scored %d + %d images in %.1f s (%.1f img/s)%n", label, p.length,
+                        v.length, sec, (p.length + v.length) / sec);
+            }
+        }
+        List<ModelScores> all = new ArrayList<>(scores);
+        if (scores.size() > 1) {
+            all.add(ModelEvaluation.ensemble(scores));
+        }
+        List<ModelEvaluation> evaluations = new ArrayList<>();
+        for (ModelScores s : all) {
+            evaluations.add(ModelEvaluation.of(s, targetSensitivity));
+        }
+        Path dir = runs.resolve(RUN_TIME.format(Instant.now()) + "-" + name);
+        Files.createDirectories(dir);
+        EvaluationReport.write(dir, new EvaluationReport.Context(TrainerCli.commandLine(), dataset.origin(), splitName,
+                spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations);
+        System.out.print(EvaluationReport.markdownTables(evaluations));
+        System.out.println("report: " + dir.resolve("report.md"));
+        return 0;
     }
 }

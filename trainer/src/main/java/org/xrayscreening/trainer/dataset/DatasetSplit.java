@@ -18,10 +18,11 @@ import java.util.Random;
  * without a patient id, land in the same split) and stratified by label (each label's images are split in
  * the requested proportions, as closely as whole groups allow).
  *
- * <p>Algorithm, per stratum (a group's stratum is COVID if any of its images is COVID, else non-COVID): the
+ * <p>Algorithm, per stratum (a group's stratum is COVID if any of its images is COVID, else non-COVID; sizes
+ * count the images of the stratum's label): the
  * groups are sorted by key and shuffled with the seed; walking them in that order, a group goes to the test
- * split when that moves the test image count closer to its target ({@code testFraction} of the stratum's
- * images), otherwise it stays; the remaining groups are split into validation / train the same way. The
+ * split while the test image count stays within its target ({@code testFraction} of the stratum's images;
+ * later, smaller groups fill the gap), then one more group if that lands closer to the target; the remaining groups are split into validation / train the same way. The
  * result depends only on the seed, the fractions and the set of (name, label, patient) entries.
  */
 public final class DatasetSplit {
@@ -63,9 +64,9 @@ public final class DatasetSplit {
             List<List<DatasetEntry>> order = new ArrayList<>(stratumGroups);
             Collections.shuffle(order, random);
             List<List<DatasetEntry>> rest = new ArrayList<>();
-            take(order, spec.testFraction(), parts.get(Split.TEST), rest);
+            take(order, label, spec.testFraction(), parts.get(Split.TEST), rest);
             List<List<DatasetEntry>> train = new ArrayList<>();
-            take(rest, spec.validationFraction(), parts.get(Split.VALIDATION), train);
+            take(rest, label, spec.validationFraction(), parts.get(Split.VALIDATION), train);
             train.forEach(parts.get(Split.TRAIN)::addAll);
         }
         for (List<DatasetEntry> l : parts.values()) {
@@ -76,20 +77,36 @@ public final class DatasetSplit {
         return new DatasetSplit(spec, frozen);
     }
 
-    /** Moves groups from {@code groups} into {@code taken} while that brings its size closer to the target. */
-    private static void take(List<List<DatasetEntry>> groups, double fraction, List<DatasetEntry> taken,
+    /** Moves groups into {@code taken} until it holds {@code fraction} of the groups' images of {@code label}. */
+    private static void take(List<List<DatasetEntry>> groups, Label label, double fraction, List<DatasetEntry> taken,
             List<List<DatasetEntry>> rest) {
-        int total = groups.stream().mapToInt(List::size).sum();
+        int total = groups.stream().mapToInt(g -> size(g, label)).sum();
         double target = fraction * total;
         int count = 0;
+        List<List<DatasetEntry>> skipped = new ArrayList<>();
+        // first fit in the shuffled order, never above the target (small groups fill the gaps) ...
         for (List<DatasetEntry> g : groups) {
-            if (Math.abs(count + g.size() - target) < Math.abs(count - target)) {
+            if (count + size(g, label) <= target) {
                 taken.addAll(g);
-                count += g.size();
+                count += size(g, label);
+            } else {
+                skipped.add(g);
+            }
+        }
+        // ... then one more group if that lands closer to the target
+        for (List<DatasetEntry> g : skipped) {
+            if (Math.abs(count + size(g, label) - target) < Math.abs(count - target)) {
+                taken.addAll(g);
+                count += size(g, label);
             } else {
                 rest.add(g);
             }
         }
+    }
+
+    /** Images of the stratum's label in a group (a mixed-label patient's other images ride along). */
+    private static int size(List<DatasetEntry> group, Label label) {
+        return (int) group.stream().filter(e -> e.label() == label).count();
     }
 
     public SplitSpec spec() {

@@ -1,0 +1,114 @@
+package org.xrayscreening.trainer.report;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.annotations.XYTextAnnotation;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.SymbolAxis;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.LookupPaintScale;
+import org.jfree.chart.renderer.xy.XYBlockRenderer;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.xy.DefaultXYZDataset;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+import org.xrayscreening.trainer.evaluation.ConfusionMatrix;
+import org.xrayscreening.trainer.evaluation.RocCurve;
+
+/** The report's PNGs, drawn with JFreeChart (headless). */
+public final class Charts {
+    private static final int SIZE = 420;
+
+    private Charts() {}
+
+    /** ROC curves (one per entry) with the chance diagonal. */
+    public static void roc(Path file, String title, List<String> names, List<RocCurve> curves) throws IOException {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (int i = 0; i < curves.size(); i++) {
+            XYSeries series = new XYSeries(String.format(Locale.ROOT, "%s (AUC %.3f)", names.get(i), curves.get(i).auc()),
+                    false, true);
+            for (RocCurve.Point p : curves.get(i).points()) {
+                series.add(p.fpr(), p.tpr());
+            }
+            data.addSeries(series);
+        }
+        XYSeries chance = new XYSeries("chance", false, true);
+        chance.add(0, 0);
+        chance.add(1, 1);
+        data.addSeries(chance);
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "false positive rate (1 - specificity)",
+                "true positive rate (sensitivity)", data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        XYLineAndShapeRenderer renderer = (XYLineAndShapeRenderer) plot.getRenderer();
+        int last = data.getSeriesCount() - 1;
+        renderer.setSeriesPaint(last, Color.GRAY);
+        renderer.setSeriesStroke(last, new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
+                new float[] {4f, 4f}, 0f));
+        for (int i = 0; i < last; i++) {
+            renderer.setSeriesStroke(i, new BasicStroke(2f));
+        }
+        ((NumberAxis) plot.getDomainAxis()).setRange(0, 1);
+        ((NumberAxis) plot.getRangeAxis()).setRange(0, 1.01);
+        chart.setBackgroundPaint(Color.WHITE);
+        chart.getTitle().setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, SIZE + 80, SIZE);
+    }
+
+    /**
+     * A 2x2 confusion matrix: rows = true class, columns = predicted class, COVID-19 first; cells shaded by
+     * their share of the row (so per-class recall is visible) and labelled with the count.
+     */
+    public static void confusionMatrix(Path file, String title, ConfusionMatrix cm) throws IOException {
+        // x = predicted (0 covid, 1 non-covid), y = true (1 covid at top, 0 non-covid)
+        double[][] xyz = new double[3][4];
+        long[][] counts = {{cm.tp(), cm.fn()}, {cm.fp(), cm.tn()}}; // [true][predicted]
+        int k = 0;
+        for (int t = 0; t < 2; t++) {
+            long row = counts[t][0] + counts[t][1];
+            for (int pr = 0; pr < 2; pr++) {
+                xyz[0][k] = pr;
+                xyz[1][k] = 1 - t;
+                xyz[2][k] = row == 0 ? 0 : (double) counts[t][pr] / row;
+                k++;
+            }
+        }
+        DefaultXYZDataset data = new DefaultXYZDataset();
+        data.addSeries("cm", xyz);
+        SymbolAxis xAxis = new SymbolAxis("predicted", new String[] {"covid", "non-covid"});
+        SymbolAxis yAxis = new SymbolAxis("true", new String[] {"non-covid", "covid"});
+        XYBlockRenderer renderer = new XYBlockRenderer();
+        LookupPaintScale scale = new LookupPaintScale(0, 1.0001, Color.WHITE);
+        for (int i = 0; i <= 10; i++) {
+            float shade = 1f - 0.75f * i / 10f;
+            scale.add(i / 10.0, new Color(shade, shade * 0.95f + 0.05f, 1f));
+        }
+        renderer.setPaintScale(scale);
+        XYPlot plot = new XYPlot(data, xAxis, yAxis, renderer);
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinesVisible(false);
+        plot.setRangeGridlinesVisible(false);
+        String[][] names = {{"TP", "FN"}, {"FP", "TN"}};
+        for (int t = 0; t < 2; t++) {
+            for (int pr = 0; pr < 2; pr++) {
+                XYTextAnnotation a = new XYTextAnnotation(names[t][pr] + " " + counts[t][pr], pr, 1 - t);
+                a.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
+                plot.addAnnotation(a);
+            }
+        }
+        JFreeChart chart = new JFreeChart(title, new Font(Font.SANS_SERIF, Font.BOLD, 13), plot, false);
+        chart.setBackgroundPaint(Color.WHITE);
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, SIZE, SIZE - 40);
+    }
+}

@@ -1,0 +1,53 @@
+package org.xrayscreening.trainer.dataset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.preprocess.Preprocessor;
+import org.xrayscreening.trainer.SyntheticData;
+
+class DatasetTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void readsManifestWithPatientsAndSourcesAndReportsBadRows() throws Exception {
+        SyntheticData.write(dir, 3, 5, 32);
+        Files.writeString(dir.resolve("manifest.csv"), "covid/extra.png,maybe,sourceA,p9\n",
+                java.nio.file.StandardOpenOption.APPEND);
+        Dataset d = Dataset.load(dir);
+        assertThat(d.entries()).hasSize(8);
+        assertThat(d.problems()).singleElement().asString().contains("extra.png").contains("unknown label");
+        assertThat(d.count(Label.COVID)).isEqualTo(3);
+        assertThat(d.hasSources()).isTrue();
+        assertThat(d.entries().get(0).patientId()).isEqualTo("covid-p0");
+        assertThat(d.entries().stream().filter(e -> e.patientId() == null)).isNotEmpty();
+    }
+
+    @Test
+    void readsFolderLayoutWithoutManifest() throws Exception {
+        SyntheticData.write(dir, 2, 3, 32);
+        Files.delete(dir.resolve("manifest.csv"));
+        Dataset d = Dataset.load(dir);
+        assertThat(d.entries()).hasSize(5);
+        assertThat(d.entries()).allSatisfy(e -> assertThat(e.patientId()).isNull());
+        assertThat(d.count(Label.NON_COVID)).isEqualTo(3);
+    }
+
+    @Test
+    void unreadableImagesAreSkippedAndReported() throws Exception {
+        SyntheticData.write(dir, 2, 2, 32);
+        Files.write(dir.resolve("covid/img0.png"), new byte[] {1, 2, 3, 4});
+        Files.delete(dir.resolve("non-covid/img3.png"));
+        Dataset d = Dataset.load(dir);
+        PreparedImages p = PreparedImages.load(d.entries(), Preprocessor.forArchitecture(Architecture.MOBILENET, 32));
+        assertThat(p.size()).isEqualTo(2);
+        assertThat(p.skipped()).hasSize(2);
+        assertThat(String.join("\n", p.skipped())).contains("covid/img0.png").contains("non-covid/img3.png");
+        assertThat(p.input(0)).hasSize(3 * 32 * 32);
+    }
+}

@@ -1,0 +1,151 @@
+package org.xrayscreening.trainer.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.registry.ModelRegistry;
+import org.xrayscreening.models.registry.ModelVersion;
+import org.xrayscreening.models.synthetic.SyntheticChestXray;
+import org.xrayscreening.trainer.Json;
+import org.xrayscreening.trainer.SyntheticData;
+import org.xrayscreening.trainer.TrainerCli;
+import org.xrayscreening.trainer.publish.Publisher;
+
+/**
+ * Training, resume, publish and evaluate on a small synthetic dataset (MobileNet at 64 px, a few steps). The
+ * tests build on each other: the two published versions are evaluated at the end.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class TrainingRunTest {
+    private static final int SIZE = 64;
+
+    Path data;
+    Path runs;
+    Path registry;
+
+    @BeforeAll
+    void data(@TempDir Path tmp) throws Exception {
+        data = SyntheticData.write(tmp.resolve("data"), 14, 26, SIZE);
+        runs = tmp.resolve("runs");
+        registry = tmp.resolve("registry");
+    }
+
+    private TrainOptions options(int epochs) {
+        return new TrainOptions(Architecture.MOBILENET, data.toString(), "default", SIZE, epochs, 8, 1e-3f, 7, 0.25, 0.30,
+                2, "scratch", 0.9f, false, true, 0, 0, 0, "test", List.of());
+    }
+
+    @Test
+    @Order(1)
+    void shortTrainingRunThroughTheCliLowersTheLossAndPublishes() throws Exception {
+        PrintStream old = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = TrainerCli.run("train", "--arch", "mobilenet", "--data", data.toString(), "--input-size", "" + SIZE,
+                    "--epochs", "5", "--batch-size", "8", "--no-augment", "--patience", "0", "--seed", "7",
+                    "--threads", "2", "--runs", runs.toString(), "--name", "loss", "--publish", registry.toString(),
+                    "--model-version", "v2");
+        } finally {
+            System.setOut(old);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        System.out.println(log);
+        assertThat(code).isZero();
+        assertThat(log).contains("mobilenet epoch 1/5").contains("validation loss").contains("AUC")
+                .contains("published mobilenet@v2");
+        Path run = onlyRun("loss");
+        RunState state = Json.read(run.resolve(TrainingRun.STATE_FILE), RunState.class);
+        assertThat(state.completedEpochs).isEqualTo(5);
+        assertThat(state.history.get(4).trainLoss).isLessThan(state.history.get(0).trainLoss);
+
+        ModelVersion v = new ModelRegistry(registry).resolve(Architecture.MOBILENET, "v2");
+        RunInfo info = Json.read(run.resolve(TrainingRun.RUN_FILE), RunInfo.class);
+        assertThat(v.metadata().trainingDataDigest()).isEqualTo(info.datasetDigest()).startsWith("sha256:");
+        assertThat(v.metadata().command()).startsWith("trainer train --arch mobilenet").contains("--epochs 5");
+        assertThat(v.metadata().inputSize()).isEqualTo(SIZE);
+        assertThat(v.metadata().metrics()).containsKeys("validation.auc", "validation.chosen.threshold",
+                "validation.t0.5.accuracy", "train.imagesPerSecond");
+        assertThat(v.metadata().decisionThreshold()).isEqualTo(v.metadata().metrics().get("validation.chosen.threshold"));
+    }
+
+    @Test
+    @Order(2)
+    void resumeContinuesFromTheLastCompletedEpoch() throws Exception {
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(sink, true, StandardCharsets.UTF_8);
+        TrainingRun.Result first = TrainingRun.start(options(2), runs, "resume", out, null);
+        assertThat(first.state().completedEpochs).isEqualTo(2);
+        byte[] weightsAfter2 = Files.readAllBytes(first.runDir().resolve(TrainingRun.LAST).resolve("model-0000.params"));
+
+        // the run was planned for 3 epochs and stopped after 2: continue it
+        TrainingRun.Result resumed = TrainingRun.resume(first.runDir(), 3, out, null);
+        String log = sink.toString(StandardCharsets.UTF_8);
+        assertThat(resumed.firstEpochRun()).isEqualTo(3);
+        assertThat(log).contains("resumed from epoch 2").contains("mobilenet epoch 3/3").doesNotContain("epoch 1/3");
+        assertThat(resumed.state().completedEpochs).isEqualTo(3);
+        assertThat(resumed.state().history).extracting(h -> h.epoch).containsExactly(1, 2, 3);
+        assertThat(Files.readAllBytes(resumed.runDir().resolve(TrainingRun.LAST).resolve("model-0000.params")))
+                .isNotEqualTo(weightsAfter2);
+
+        ModelVersion v = Publisher.publish(resumed.runDir(), registry, "v1", 0.95);
+        try (CovidClassifier classifier = CovidClassifier.load(new ModelRegistry(registry), Architecture.MOBILENET, "v1")) {
+            float p = classifier.predict(SyntheticChestXray.positive(5, 80).gray8());
+            assertThat(p).isBetween(0f, 1f);
+        }
+        assertThat(v.metadata().metrics().get("train.epochs")).isEqualTo(3.0);
+    }
+
+    @Test
+    @Order(3)
+    void evaluateWritesTheReportForEachModelAndTheEnsemble() throws Exception {
+        int code = TrainerCli.run("evaluate", "--model", "mobilenet@v1", "--model", "mobilenet@v2", "--registry",
+                registry.toString(), "--data", data.toString(), "--seed", "7", "--runs", runs.toString(), "--name", "eval",
+                "--threads", "2");
+        assertThat(code).isZero();
+        Path dir = onlyRun("eval");
+        String report = Files.readString(dir.resolve("report.md"));
+        assertThat(report).contains("| mobilenet@v1 | 0.5 |").contains("| mobilenet@v2 |")
+                .contains("ensemble (mean of 2)").contains("Per data source").contains("sourceA")
+                .contains("roc-all.png");
+        assertThat(report).doesNotContain("evaluated images may have been seen in training");
+        JsonNode metrics = Json.MAPPER.readTree(dir.resolve("metrics.json").toFile());
+        assertThat(metrics.get("models")).hasSize(3);
+        JsonNode m = metrics.get("models").get(0);
+        long n = m.get("threshold0.5").get("tp").asLong() + m.get("threshold0.5").get("tn").asLong()
+                + m.get("threshold0.5").get("fp").asLong() + m.get("threshold0.5").get("fn").asLong();
+        assertThat(n).isEqualTo(m.get("images").asLong()).isPositive();
+        assertThat(m.get("perSource").has("sourceB")).isTrue();
+        for (String png : List.of("roc-all.png", "mobilenet-v1-confusion.png", "mobilenet-v1-roc.png",
+                "mobilenet-v2-confusion.png", "ensemble-mean-of-2-roc.png")) {
+            assertThat(dir.resolve(png)).isRegularFile();
+            assertThat(Files.size(dir.resolve(png))).isGreaterThan(1000);
+        }
+        assertThat(Files.readAllLines(dir.resolve("predictions.csv")).get(0))
+                .isEqualTo("file,label,source,mobilenet@v1,mobilenet@v2,ensemble (mean of 2)");
+    }
+
+    private Path onlyRun(String suffix) throws Exception {
+        try (Stream<Path> s = Files.list(runs)) {
+            return s.filter(p -> p.getFileName().toString().endsWith("-" + suffix)).findFirst().orElseThrow();
+        }
+    }
+}
