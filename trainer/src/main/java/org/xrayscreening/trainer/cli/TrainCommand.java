@@ -40,7 +40,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batch-size", description = "images per step (default: the preset's: paper 32, default 16)")
     Integer batchSize;
 
-    @Option(names = "--lr", description = "learning rate for Adam (default: 1e-3 from scratch, 1e-4 from ImageNet; Adadelta has none)")
+    @Option(names = "--lr", description = "learning rate (default: Adam 1e-3 from scratch, 1e-4 from ImageNet; paper preset Adadelta 1.0)")
     Float learningRate;
 
     @Option(names = "--seed", description = "split, shuffling and augmentation seed (default: ${DEFAULT-VALUE})", defaultValue = "42")

@@ -47,6 +47,8 @@ public final class Publisher {
         metrics.put("train.epochs", (double) state.completedEpochs);
         metrics.put("train.bestEpoch", (double) state.bestEpoch);
         metrics.put("train.seconds", state.trainSeconds);
+        metrics.put("train.images", (double) state.trainImages);
+        metrics.put("train.stoppedByTimeBudget", state.stoppedByTimeBudget ? 1.0 : 0.0);
         metrics.put("train.imagesPerSecond", state.trainSeconds > 0 ? state.trainImages / state.trainSeconds : 0);
         String notes = String.format(Locale.ROOT, "preset %s, init %s, %d epochs run (best %d), batch %d, lr %s, "
                 + "bn momentum %.2f, split seed %d test %.2f validation %.2f; data %s; threshold for validation "

@@ -6,8 +6,8 @@ import java.util.Locale;
  * Training recipes.
  *
  * <ul>
- *   <li>{@link #PAPER}: Sethi et al. 2020 as written: Adadelta (DJL's Adadelta has no learning rate, i.e.
- *       the original algorithm, rho 0.95 and epsilon 1e-7 as in Keras), mean squared error between the
+ *   <li>{@link #PAPER}: Sethi et al. 2020 as written: Adadelta ({@link KerasAdadelta}: Keras 2's defaults,
+ *       learning rate 1.0, rho 0.95, epsilon 1e-7), mean squared error between the
  *       softmax output and the one-hot target, batch 32, no augmentation, no class weighting, every epoch
  *       run (no early stopping), the last epoch kept.</li>
  *   <li>{@link #DEFAULT}: Adam (lr 1e-3, or 1e-4 when starting from ImageNet weights), cross-entropy with

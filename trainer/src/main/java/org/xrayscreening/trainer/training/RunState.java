@@ -34,6 +34,8 @@ public final class RunState {
         public double validationAuc;
         public double seconds;
         public double imagesPerSecond;
+        /** Images trained on in this epoch (fewer than the train split when the epoch was cut short). */
+        public long images;
 
         public EpochRecord() {}
 
@@ -46,6 +48,11 @@ public final class RunState {
             this.validationAuc = validationAuc;
             this.seconds = seconds;
             this.imagesPerSecond = imagesPerSecond;
+        }
+
+        EpochRecord withImages(long n) {
+            this.images = n;
+            return this;
         }
     }
 }

@@ -12,8 +12,9 @@ import org.xrayscreening.models.Architecture;
  * @param bnMomentum DJL batch-norm momentum during training (running = m * running + (1 - m) * batch)
  * @param patience epochs without a lower validation loss before stopping; 0 = never
  * @param maxBatchesPerEpoch stop each epoch after this many batches (throughput probes, smoke runs); 0 = all
- * @param timeBudgetMinutes no new epoch starts when the last epoch's duration would take this session past
- *     the budget (0 = no budget); the epochs actually run are in state.json and the model metadata
+ * @param timeBudgetMinutes training time of this session: no new epoch starts when the last epoch's duration
+ *     would exceed it, and an epoch that reaches it ends early (then validates, checkpoints and stops); 0 = no
+ *     budget. The epochs (and batches) actually run are in state.json and the model metadata
  * @param command the exact command line, recorded in the model metadata
  */
 public record TrainOptions(

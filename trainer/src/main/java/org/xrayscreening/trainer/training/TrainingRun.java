@@ -163,16 +163,18 @@ public final class TrainingRun {
             out.printf(Locale.ROOT, "%s %dpx, preset %s (%s, %s, lr %s), batch %d, %d batch-norm layers at momentum %.2f,"
                     + " class weights covid %.3f / non-covid %.3f, augmentation %s%n", arch.id(), options.inputSize(),
                     preset.id(), preset.optimizer(), preset.loss(),
-                    preset.optimizer() == Preset.OptimizerKind.ADADELTA ? "n/a" : options.learningRate(),
+                    options.learningRate(),
                     options.batchSize(), changed, options.bnMomentum(), classWeights[0], classWeights[1],
                     options.augment() ? "on" : "off");
 
             DefaultTrainingConfig config = new DefaultTrainingConfig(loss).optOptimizer(optimizer(preset));
             try (Trainer trainer = model.newTrainer(config)) {
                 Augmenter augmenter = new Augmenter(preprocessor.normalization(), options.inputSize());
-                long sessionStart = System.nanoTime();
+                sessionStart = System.nanoTime();
                 double lastEpochSeconds = 0;
-                for (int epoch = firstEpoch; epoch <= options.epochs() && !state.stoppedEarly; epoch++) {
+                state.stoppedByTimeBudget = false;
+                for (int epoch = firstEpoch; epoch <= options.epochs() && !state.stoppedEarly
+                        && !state.stoppedByTimeBudget; epoch++) {
                     double elapsedMinutes = (System.nanoTime() - sessionStart) / 60e9;
                     if (options.timeBudgetMinutes() > 0 && epoch > firstEpoch
                             && elapsedMinutes + lastEpochSeconds / 60 > options.timeBudgetMinutes()) {
@@ -201,6 +203,14 @@ public final class TrainingRun {
         } catch (MalformedModelException e) {
             throw new IOException(e);
         }
+    }
+
+    /** When this session's training started (the time budget counts from here). */
+    private long sessionStart = System.nanoTime();
+
+    private boolean overBudget() {
+        return options.timeBudgetMinutes() > 0
+                && (System.nanoTime() - sessionStart) / 60e9 > options.timeBudgetMinutes();
     }
 
     private void runEpoch(Model model, Trainer trainer, Loss loss, Augmenter augmenter, PreparedImages train,
@@ -234,6 +244,12 @@ public final class TrainingRun {
         long images = 0;
         JniUtils.setGradMode(true);
         for (int b = 0; b < batches; b++) {
+            if (b > 0 && overBudget()) {
+                out.printf(Locale.ROOT, "time budget of %.1f min reached: epoch %d ends after %d of %d batches%n",
+                        options.timeBudgetMinutes(), epoch, b, batches);
+                state.stoppedByTimeBudget = true;
+                break;
+            }
             int from = b * batchSize;
             int to = Math.min(n, from + batchSize);
             int m = to - from;
@@ -279,7 +295,7 @@ public final class TrainingRun {
         state.trainSeconds += trainSeconds;
         state.trainImages += images;
         state.history.add(new RunState.EpochRecord(epoch, trainLoss, validationLoss, cm.accuracy(), auc, epochSeconds,
-                images / trainSeconds));
+                images / trainSeconds).withImages(images));
         saveWeights(model, runDir.resolve(LAST));
         boolean improved = validationLoss < state.bestValidationLoss;
         if (improved) {
@@ -298,7 +314,7 @@ public final class TrainingRun {
                 + " sensitivity %.3f, specificity %.3f%s | %.1f img/s, %.0f s%s", trainLoss, validationLoss,
                 cm.accuracy(), auc, cm.recall(), cm.specificity(), improved ? " (best)" : "", images / trainSeconds,
                 epochSeconds, state.stoppedEarly ? " | early stop: no improvement for " + options.patience()
-                        + " epochs" : ""));
+                        + " epochs" : state.stoppedByTimeBudget ? " | time budget reached" : ""));
     }
 
     /** Weight of class c = n / (2 n_c), so both classes contribute equally to the loss. */
@@ -315,7 +331,7 @@ public final class TrainingRun {
 
     private Optimizer optimizer(Preset preset) {
         return switch (preset.optimizer()) {
-            case ADADELTA -> Optimizer.adadelta().optRho(0.95f).optEpsilon(1e-7f).build();
+            case ADADELTA -> new KerasAdadelta(options.learningRate(), 0.95f, 1e-7f);
             case ADAM -> Optimizer.adam().optLearningRateTracker(Tracker.fixed(options.learningRate())).build();
         };
     }

@@ -143,6 +143,20 @@ class TrainingRunTest {
                 .isEqualTo("file,label,source,mobilenet@v1,mobilenet@v2,ensemble (mean of 2)");
     }
 
+    @Test
+    @Order(4)
+    void paperPresetTrainsWithAdadeltaAndMseAndKeepsTheLastEpoch() throws Exception {
+        TrainOptions paper = new TrainOptions(Architecture.MOBILENET, data.toString(), "paper", SIZE, 2, 8, 1f, 7, 0.25,
+                0.30, 2, "scratch", 0.9f, false, false, 0, 0, 0, "test", List.of());
+        ByteArrayOutputStream sink = new ByteArrayOutputStream();
+        TrainingRun.Result r = TrainingRun.start(paper, runs, "paper", new PrintStream(sink, true, StandardCharsets.UTF_8),
+                null);
+        assertThat(sink.toString(StandardCharsets.UTF_8)).contains("ADADELTA, MSE_SOFTMAX").contains("epoch 2/2")
+                .contains("final weights").contains("(epoch 2)");
+        // MSE between softmax and one-hot is at most 1 per sample
+        assertThat(r.state().history).allSatisfy(h -> assertThat(h.trainLoss).isBetween(0.0, 1.0));
+    }
+
     private Path onlyRun(String suffix) throws Exception {
         try (Stream<Path> s = Files.list(runs)) {
             return s.filter(p -> p.getFileName().toString().endsWith("-" + suffix)).findFirst().orElseThrow();
