@@ -76,9 +76,17 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (default: all cores)")
     int threads;
 
+    @Option(names = "--score-cache", defaultValue = "runs/.score-cache",
+            description = "folder of cached scores per (model version and its file checksums, split digest, split);"
+                    + " 'none' to always recompute (default: ${DEFAULT-VALUE})")
+    String scoreCacheOption;
+
+    private Path scoreCache;
+
     @Override
     public Integer call() throws Exception {
         TrainerCli.configureThreads(threads);
+        scoreCache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
         Dataset dataset = Dataset.load(data);
         SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);
         DatasetSplit ds = DatasetSplit.of(dataset, spec);
@@ -109,8 +117,20 @@ public final class EvaluateCommand implements Callable<Integer> {
                 skipped.addAll(prepared[0].skipped());
                 skipped.addAll(prepared[1].skipped());
                 long t0 = System.nanoTime();
-                float[] p = classifier.predictPreprocessed(prepared[0].inputs());
-                float[] v = classifier.predictPreprocessed(prepared[1].inputs());
+                Path cached = scoreCache == null ? null : scoreCache.resolve(classifier.version().architecture().id()
+                        + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), splitName,
+                        classifier.metadata().files()) + ".csv");
+                float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared[0], prepared[1]);
+                boolean fromCache = pv != null;
+                if (pv == null) {
+                    pv = new float[][] {classifier.predictPreprocessed(prepared[0].inputs()),
+                            classifier.predictPreprocessed(prepared[1].inputs())};
+                    if (cached != null) {
+                        ScoreCache.write(cached, prepared[0], prepared[1], pv);
+                    }
+                }
+                float[] p = pv[0];
+                float[] v = pv[1];
                 double sec = (System.nanoTime() - t0) / 1e9;
                 String note = null;
                 String trained = classifier.metadata().trainingDataDigest();
@@ -120,8 +140,12 @@ public final class EvaluateCommand implements Callable<Integer> {
                 }
                 String label = classifier.version().toString();
                 scores.add(new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note));
-                System.out.printf(Locale.ROOT, "%s: scored %d + %d images in %.1f s (%.1f img/s)%n", label, p.length,
-                        v.length, sec, (p.length + v.length) / sec);
+                if (fromCache) {
+                    System.out.printf(Locale.ROOT, "%s: %d + %d scores from %s%n", label, p.length, v.length, cached);
+                } else {
+                    System.out.printf(Locale.ROOT, "%s: scored %d + %d images in %.1f s (%.1f img/s)%n", label,
+                            p.length, v.length, sec, (p.length + v.length) / sec);
+                }
             }
         }
         List<ModelScores> all = new ArrayList<>(scores);

@@ -193,8 +193,12 @@ public final class TrainingRun {
             Path finalDir = runDir.resolve(FINAL);
             Path chosen = options.keepBest() && state.bestEpoch > 0 ? runDir.resolve(BEST) : runDir.resolve(LAST);
             replaceDir(chosen, finalDir);
-            load(model, finalDir);
-            float[] p = predict(model, validation);
+            // the chosen epoch's validation scores are known when it ran in this session: no second pass
+            float[] p = chosen.endsWith("best") ? bestScores : lastScores;
+            if (p == null) {
+                load(model, finalDir);
+                p = predict(model, validation);
+            }
             writePredictions(runDir.resolve(VALIDATION_PREDICTIONS), validation, p);
             Json.write(runDir.resolve(STATE_FILE), state);
             out.printf(Locale.ROOT, "final weights: %s (epoch %d)%n", finalDir,
@@ -204,6 +208,10 @@ public final class TrainingRun {
             throw new IOException(e);
         }
     }
+
+    /** Validation scores of the last and of the best epoch run in this session (null if none ran). */
+    private float[] lastScores;
+    private float[] bestScores;
 
     /** When this session's training started (the time budget counts from here). */
     private long sessionStart = System.nanoTime();
@@ -298,7 +306,9 @@ public final class TrainingRun {
                 images / trainSeconds).withImages(images));
         saveWeights(model, runDir.resolve(LAST));
         boolean improved = validationLoss < state.bestValidationLoss;
+        lastScores = p;
         if (improved) {
+            bestScores = p;
             state.bestValidationLoss = validationLoss;
             state.bestEpoch = epoch;
             state.epochsWithoutImprovement = 0;

@@ -119,9 +119,18 @@ class TrainingRunTest {
     void evaluateWritesTheReportForEachModelAndTheEnsemble() throws Exception {
         int code = TrainerCli.run("evaluate", "--model", "mobilenet@v1", "--model", "mobilenet@v2", "--registry",
                 registry.toString(), "--data", data.toString(), "--seed", "7", "--runs", runs.toString(), "--name", "eval",
-                "--threads", "2");
+                "--threads", "2", "--score-cache", runs.resolve("cache").toString());
         assertThat(code).isZero();
         Path dir = onlyRun("eval");
+        // a second evaluation reads the cached scores and reports the same numbers
+        assertThat(TrainerCli.run("evaluate", "--model", "mobilenet@v1", "--model", "mobilenet@v2", "--registry",
+                registry.toString(), "--data", data.toString(), "--seed", "7", "--runs", runs.toString(), "--name",
+                "cached", "--score-cache", runs.resolve("cache").toString())).isZero();
+        try (Stream<Path> cache = Files.list(runs.resolve("cache"))) {
+            assertThat(cache.count()).isEqualTo(2);
+        }
+        assertThat(Json.MAPPER.readTree(onlyRun("cached").resolve("metrics.json").toFile()).get("models"))
+                .isEqualTo(Json.MAPPER.readTree(dir.resolve("metrics.json").toFile()).get("models"));
         String report = Files.readString(dir.resolve("report.md"));
         assertThat(report).contains("| mobilenet@v1 | 0.5 |").contains("| mobilenet@v2 |")
                 .contains("ensemble (mean of 2)").contains("Per data source").contains("sourceA")
