@@ -5,7 +5,6 @@ import java.util.List;
 import org.xrayscreening.trainer.cli.EvaluateCommand;
 import org.xrayscreening.trainer.cli.PublishCommand;
 import org.xrayscreening.trainer.cli.TrainCommand;
-import org.xrayscreening.trainer.imagenet.ImportPretrainedCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -16,9 +15,13 @@ import picocli.CommandLine.Command;
 @Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
-                ImportPretrainedCommand.class, CommandLine.HelpCommand.class})
+                CommandLine.HelpCommand.class})
 public final class TrainerCli implements Runnable {
     private static volatile String commandLine = "trainer";
+    /** Subcommands of packages developed alongside (added when present, so each can land on its own). */
+    static final String[] OPTIONAL_SUBCOMMANDS = {
+        "org.xrayscreening.trainer.imagenet.ImportPretrainedCommand",
+    };
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -27,7 +30,17 @@ public final class TrainerCli implements Runnable {
     /** Runs the CLI in this JVM and returns the exit code (tests call this). */
     public static int run(String... args) {
         commandLine = commandLine(args);
-        return new CommandLine(new TrainerCli()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        CommandLine cli = new CommandLine(new TrainerCli()).setCaseInsensitiveEnumValuesAllowed(true);
+        for (String optional : OPTIONAL_SUBCOMMANDS) {
+            try {
+                cli.addSubcommand(Class.forName(optional).getDeclaredConstructor().newInstance());
+            } catch (ClassNotFoundException e) {
+                // not part of this build
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot create subcommand " + optional, e);
+            }
+        }
+        return cli.execute(args);
     }
 
     /** The command line as typed (arguments quoted where needed), recorded in run folders and model metadata. */
