@@ -34,9 +34,14 @@ public final class ModelExport {
 
     /** A model with the classifier block for {@code architecture}, randomly initialized. */
     public static Model newModel(Architecture architecture, int inputSize) {
+        return newModel(architecture, inputSize, org.xrayscreening.models.network.KerasBackbone.KERAS_BN_MOMENTUM);
+    }
+
+    /** As {@link #newModel(Architecture, int)} with another batch-norm momentum, for short training runs. */
+    public static Model newModel(Architecture architecture, int inputSize, float batchNormMomentum) {
         Model model = Model.newInstance(WEIGHTS_PREFIX);
         try {
-            Block block = Networks.classifier(architecture, NUM_CLASSES);
+            Block block = Networks.classifier(architecture, NUM_CLASSES, batchNormMomentum);
             model.setBlock(block);
             block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 3, inputSize, inputSize));
             return model;

@@ -95,7 +95,7 @@ public final class InceptionV3 extends KerasBackbone {
         int padW = same ? sameStride1(kernelW) : 0;
         return new SequentialBlock()
                 .add(keras("conv2d" + suffix, conv(filters, kernelH, kernelW, stride, padH, padW, false, 1)))
-                .add(keras("batch_normalization" + suffix, new BatchNormNoScale(BN_EPSILON, KERAS_BN_MOMENTUM)))
+                .add(keras("batch_normalization" + suffix, new BatchNormNoScale(BN_EPSILON, bnMomentum())))
                 .add(Activation.reluBlock());
     }
 

@@ -42,6 +42,32 @@ public abstract class KerasBackbone extends SequentialBlock {
     /** Keras' BatchNormalization default momentum (DJL uses the same convention; its own default is 0.9). */
     public static final float KERAS_BN_MOMENTUM = 0.99f;
 
+    /**
+     * Batch-norm momentum for blocks built on this thread. Keras' 0.99 needs hundreds of steps before the
+     * running statistics match the data, so a short training run (the demo models, a few CPU epochs) gives a
+     * model that is right in training mode and wrong in eval mode; such runs build with a lower momentum via
+     * {@link Networks#classifier(org.xrayscreening.models.Architecture, int, float)}. Not a parameter: saved
+     * weights load into a block of any momentum.
+     */
+    private static final ThreadLocal<Float> BN_MOMENTUM = ThreadLocal.withInitial(() -> KERAS_BN_MOMENTUM);
+
+    static float bnMomentum() {
+        return BN_MOMENTUM.get();
+    }
+
+    static <T> T withBatchNormMomentum(float momentum, java.util.function.Supplier<T> build) {
+        if (!(momentum > 0f && momentum < 1f)) {
+            throw new IllegalArgumentException("batch-norm momentum must be in (0, 1), was " + momentum);
+        }
+        float previous = BN_MOMENTUM.get();
+        BN_MOMENTUM.set(momentum);
+        try {
+            return build.get();
+        } finally {
+            BN_MOMENTUM.set(previous);
+        }
+    }
+
     private final IdentityHashMap<Block, String> kerasNames = new IdentityHashMap<>();
 
     /** Channels of the backbone's output feature map. */
@@ -120,7 +146,7 @@ public abstract class KerasBackbone extends SequentialBlock {
 
     /** Keras BatchNormalization(axis=1, epsilon) with gamma and beta. */
     static BatchNorm batchNorm(float epsilon) {
-        return BatchNorm.builder().optAxis(1).optEpsilon(epsilon).optMomentum(KERAS_BN_MOMENTUM).build();
+        return BatchNorm.builder().optAxis(1).optEpsilon(epsilon).optMomentum(bnMomentum()).build();
     }
 
     /** Keras SeparableConv2D(filters, kernel, padding="same", use_bias=False), stride 1: depthwise then 1x1. */

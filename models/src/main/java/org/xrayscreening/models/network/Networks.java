@@ -62,6 +62,15 @@ public final class Networks {
                 .add(Linear.builder().setUnits(numClasses).build());
     }
 
+    /**
+     * As {@link #classifier(Architecture, int)}, with every batch norm using {@code batchNormMomentum} instead
+     * of Keras' 0.99: for training runs too short for 0.99 to settle the running statistics (0.9 is
+     * PyTorch's default). The parameters are the same, so weights move freely between the two.
+     */
+    public static Block classifier(Architecture architecture, int numClasses, float batchNormMomentum) {
+        return KerasBackbone.withBatchNormMomentum(batchNormMomentum, () -> classifier(architecture, numClasses));
+    }
+
     /** Child key of the backbone inside {@link #classifier}: the prefix of its parameter names there. */
     public static String classifierBackboneKey(Architecture architecture) {
         return "01" + backboneClass(architecture).getSimpleName();
