@@ -137,8 +137,8 @@ public final class SyntheticChestXray {
             double side = (i % 2 == 0) ? -1 : 1; // alternate sides: always bilateral
             double ox = cx + side * (lungDx + lungRx * (0.1 + 0.6 * random.nextDouble()));
             double oy = lungCy + lungRy * (-0.1 + 0.8 * random.nextDouble());
-            double r = size * (0.04 + 0.05 * random.nextDouble());
-            double strength = 0.16 + 0.12 * random.nextDouble();
+            double r = size * (0.05 + 0.05 * random.nextDouble());
+            double strength = 0.22 + 0.14 * random.nextDouble();
             result[i] = new Opacity(ox, oy, r, strength);
         }
         return result;
