@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
-                CommandLine.HelpCommand.class})
+                CommandLine.HelpCommand.class, org.xrayscreening.trainer.lifecycle.ServeCommand.class, org.xrayscreening.trainer.lifecycle.RefitCommand.class, org.xrayscreening.trainer.lifecycle.RollbackCommand.class})
 public final class TrainerCli implements Runnable {
     private static volatile String commandLine = "trainer";
     /** Subcommands of packages developed alongside (added when present, so each can land on its own). */
