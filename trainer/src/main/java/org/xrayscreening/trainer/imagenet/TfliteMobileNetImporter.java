@@ -206,7 +206,8 @@ public final class TfliteMobileNetImporter {
             if (k < ops.size() && ops.get(k).builtinCode() == BuiltinOperator.CONV_2D) {
                 Op head = ops.get(k);
                 if (head.inputs()[0] != current || head.activation() != Activation.NONE || head.strideH() != 1) {
-                    throw refuse(file, "operator " + k + " is " + head + ", expected a 1x1 classifier without activation");
+                    throw refuse(file, "operator " + k + " is " + head
+                            + ", expected a 1x1 classifier without activation");
                 }
                 classifier = convWeights(file, head, "classifier", false, 1, true);
                 logits = file.tensor(head.outputs()[0]).quantization();
@@ -360,6 +361,8 @@ public final class TfliteMobileNetImporter {
         }
         Map<String, Parameter> params = parameters(block);
         Map<String, String> paths = mobilenet.kerasLayerPaths();
+        // every write is checked before the first one happens, so a mismatch leaves the block untouched
+        List<Write> writes = new ArrayList<>();
         int batchNorms = 0;
         for (ConvWeights conv : weights.backbone()) {
             String convPath = paths.get(conv.kerasName());
@@ -367,14 +370,14 @@ public final class TfliteMobileNetImporter {
             if (convPath == null || bnPath == null) {
                 throw new IllegalStateException("MobileNetV1 has no Keras layer " + conv.kerasName() + " or its _bn");
             }
-            setParameter(params, located.prefix() + convPath + "_weight", conv.djlShape(), conv.weight());
+            writes.add(new Write(located.prefix() + convPath + "_weight", conv.djlShape(), conv.weight()));
             String bn = located.prefix() + bnPath;
             int channels = conv.bias().length;
             Shape c = new Shape(channels);
-            setParameter(params, bn + "_gamma", c, filled(channels, 1f));
-            setParameter(params, bn + "_beta", c, conv.bias());
-            setParameter(params, bn + "_runningMean", c, new float[channels]);
-            setParameter(params, bn + "_runningVar", c, filled(channels, 1f - MOBILENET_BN_EPSILON));
+            writes.add(new Write(bn + "_gamma", c, filled(channels, 1f)));
+            writes.add(new Write(bn + "_beta", c, conv.bias()));
+            writes.add(new Write(bn + "_runningMean", c, new float[channels]));
+            writes.add(new Write(bn + "_runningVar", c, filled(channels, 1f - MOBILENET_BN_EPSILON)));
             batchNorms++;
         }
         boolean classifier = false;
@@ -387,9 +390,15 @@ public final class TfliteMobileNetImporter {
                 throw new IllegalArgumentException("the block has no Linear layer after its MobileNetV1 backbone");
             }
             ConvWeights head = weights.classifier();
-            setParameter(params, linear + "_weight", head.djlShape(), head.weight());
-            setParameter(params, linear + "_bias", new Shape(head.bias().length), head.bias());
+            writes.add(new Write(linear + "_weight", head.djlShape(), head.weight()));
+            writes.add(new Write(linear + "_bias", new Shape(head.bias().length), head.bias()));
             classifier = true;
+        }
+        for (Write w : writes) {
+            checkParameter(params, w.key(), w.shape(), w.values());
+        }
+        for (Write w : writes) {
+            setParameter(params, w.key(), w.shape(), w.values());
         }
         LOG.info("imported {} into {} convolutions and {} batch norms{}", weights, weights.backbone().size(),
                 batchNorms, classifier ? " and the classifier" : " (head left as initialized)");
@@ -515,7 +524,8 @@ public final class TfliteMobileNetImporter {
         }
     }
 
-    private static NDList forwardCollecting(Block block, NDList x, ParameterStore ps, Map<BatchNorm, RunningStats> stats) {
+    private static NDList forwardCollecting(Block block, NDList x, ParameterStore ps,
+                                            Map<BatchNorm, RunningStats> stats) {
         if (block instanceof SequentialBlock) {
             NDList current = x;
             for (Pair<String, Block> child : block.getChildren()) {
@@ -696,7 +706,8 @@ public final class TfliteMobileNetImporter {
         }
         Located located = search(block, "");
         if (located == null) {
-            throw new IllegalArgumentException("the block contains no MobileNetV1 (" + block.getClass().getSimpleName() + ")");
+            throw new IllegalArgumentException("the block contains no MobileNetV1 ("
+                    + block.getClass().getSimpleName() + ")");
         }
         return located;
     }
@@ -724,7 +735,8 @@ public final class TfliteMobileNetImporter {
         return backbone == null ? null : new Located(backbone, backbonePrefix, null);
     }
 
-    private static void collectBatchNorms(Block block, String prefix, List<BatchNorm> order, Map<BatchNorm, String> names) {
+    private static void collectBatchNorms(Block block, String prefix, List<BatchNorm> order,
+                                          Map<BatchNorm, String> names) {
         for (Pair<String, Block> child : block.getChildren()) {
             String path = prefix.isEmpty() ? child.getKey() : prefix + "_" + child.getKey();
             if (child.getValue() instanceof BatchNorm bn) {
@@ -769,7 +781,14 @@ public final class TfliteMobileNetImporter {
         return p.getArray().toFloatArray();
     }
 
+    private record Write(String key, Shape shape, float[] values) {}
+
     private static void setParameter(Map<String, Parameter> params, String key, Shape shape, float[] values) {
+        checkParameter(params, key, shape, values);
+        params.get(key).getArray().set(values);
+    }
+
+    private static void checkParameter(Map<String, Parameter> params, String key, Shape shape, float[] values) {
         Parameter p = params.get(key);
         if (p == null) {
             throw new IllegalStateException("the block has no parameter " + key);
@@ -786,7 +805,9 @@ public final class TfliteMobileNetImporter {
         if (array.getDataType() != DataType.FLOAT32) {
             throw new IllegalArgumentException(key + " is " + array.getDataType() + ", expected FLOAT32");
         }
-        array.set(values);
+        if (values.length != shape.size()) {
+            throw new IllegalStateException(key + ": " + values.length + " values for shape " + shape);
+        }
     }
 
     private static float[] filled(int n, float value) {
