@@ -1,0 +1,244 @@
+package org.xrayscreening.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.Future;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.xrayscreening.connectors.event.EventCodec;
+import org.xrayscreening.connectors.event.ImageReference;
+import org.xrayscreening.connectors.event.ModelScore;
+import org.xrayscreening.connectors.event.ModelStatus;
+import org.xrayscreening.connectors.event.ModelUpdate;
+import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.connectors.event.XrayAcquired;
+import org.xrayscreening.connectors.kafka.EmbeddedKafka;
+import org.xrayscreening.connectors.kafka.KafkaTopics;
+import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.inference.ModelExport;
+import org.xrayscreening.models.registry.ModelRegistry;
+import org.xrayscreening.models.registry.ModelVersion;
+import org.xrayscreening.models.synthetic.SyntheticChestXray;
+import org.xrayscreening.stream.local.SampleStudies;
+import org.xrayscreening.stream.testing.TestModels;
+import picocli.CommandLine;
+
+/**
+ * Hot swap under load: 320 studies stream while updates are published mid-stream — two good ones (mobilenet,
+ * resnet50) and one whose weights were corrupted after publishing (xception). Every study must get exactly one
+ * recommendation; within each input partition (one operator subtask each) a swapped model's versions go from
+ * old to new exactly once and never back; the corrupt version never serves and is reported as REJECTED.
+ */
+class ModelHotSwapIT {
+
+    private static final int STUDIES = 320;
+    private static final int INPUT_SIZE = 80;
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
+
+    @TempDir
+    static Path dir;
+    static EmbeddedKafka kafka;
+    static final EventCodec codec = new EventCodec();
+
+    @BeforeAll
+    static void startKafka() throws Exception {
+        kafka = new EmbeddedKafka().start();
+        kafka.createTopics(2, KafkaTopics.DEFAULTS.allArray());
+    }
+
+    @AfterAll
+    static void stopKafka() throws Exception {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void updatesSwitchOnceWithoutLosingOrDuplicatingStudies() throws Exception {
+        ModelRegistry registry = new ModelRegistry(dir.resolve("registry"));
+        Map<Architecture, ModelVersion> initial = new HashMap<>();
+        for (Architecture a : Architecture.values()) {
+            initial.put(a, TestModels.publishUntrained(registry, a, INPUT_SIZE, "production"));
+        }
+        ModelVersion newMobilenet = TestModels.publishUntrained(registry, Architecture.MOBILENET, INPUT_SIZE, null);
+        ModelVersion newResnet = TestModels.publishUntrained(registry, Architecture.RESNET50, INPUT_SIZE, null);
+        ModelVersion corruptXception = TestModels.publishUntrained(registry, Architecture.XCEPTION, INPUT_SIZE, null);
+        Path weights = corruptXception.directory().resolve(ModelExport.WEIGHTS_FILE);
+        byte[] bytes = Files.readAllBytes(weights);
+        bytes[bytes.length / 3] ^= 0x7F;
+        weights.toFile().setWritable(true);
+        Files.write(weights, bytes);
+
+        ScreeningJob cli = new ScreeningJob();
+        new CommandLine(cli).parseArgs("--bootstrap-servers", kafka.bootstrapServers(),
+                "--registry", registry.root().toString(), "--parallelism", "2", "--checkpoint-interval", "1000",
+                "--ensemble-timeout", "300000", "--metrics-port", "0",
+                "--transactional-id-prefix", "swap-it-" + System.nanoTime());
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        cli.options.configure(env);
+        ScreeningTopology.build(env, cli.options.kafkaSources(), cli.options.kafkaSinks(), cli.options.settings());
+        JobClient job = env.executeAsync("hot-swap-it");
+        try (KafkaProducer<String, byte[]> producer = producer()) {
+            List<String> imagesB64 = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                imagesB64.add(java.util.Base64.getEncoder().encodeToString(
+                        SampleStudies.encode(SyntheticChestXray.of(i, 160, i % 2 == 0).gray8(), "png")));
+            }
+            Map<String, RecordMetadata> coordinates = new HashMap<>();
+            List<Future<RecordMetadata>> sent = new ArrayList<>();
+            List<String> ids = new ArrayList<>();
+            for (int i = 0; i < STUDIES; i++) {
+                String id = "swap-" + i;
+                ids.add(id);
+                XrayAcquired event = new XrayAcquired(1, id, "p" + i, Instant.now(), "PA", "it",
+                        new ImageReference(ImageReference.PNG, imagesB64.get(i % imagesB64.size()), null));
+                sent.add(producer.send(new ProducerRecord<>("xray.acquired", id, codec.toJson(event))));
+                if (i == STUDIES / 2) {
+                    producer.flush();
+                    // let the stream get going, then publish mid-stream
+                    readUntil("xray.recommendations", Recommendation.class, 40, Duration.ofMinutes(3));
+                    Instant published = Instant.now();
+                    send(producer, newMobilenet, sha(newMobilenet));
+                    send(producer, newResnet, sha(newResnet));
+                    send(producer, corruptXception, sha(corruptXception));
+                    System.out.println("updates published at " + published);
+                }
+            }
+            producer.flush();
+            for (int i = 0; i < STUDIES; i++) {
+                coordinates.put(ids.get(i), sent.get(i).get());
+            }
+
+            List<Recommendation> recommendations = readUntil("xray.recommendations", Recommendation.class, STUDIES, Duration.ofMinutes(8));
+            Thread.sleep(2000);
+            List<Recommendation> all = readUntil("xray.recommendations", Recommendation.class, Integer.MAX_VALUE, Duration.ofSeconds(4));
+
+            // exactly one recommendation per study, none missing a model
+            Map<String, Long> counts = new HashMap<>();
+            all.forEach(r -> counts.merge(r.studyId(), 1L, Long::sum));
+            assertThat(counts.keySet()).containsExactlyInAnyOrderElementsOf(ids);
+            assertThat(counts.values()).allMatch(n -> n == 1L);
+            assertThat(recommendations).allSatisfy(r -> assertThat(r.missingModels()).isEmpty());
+
+            // per input partition (= one model subtask), in offset order: old* new*, switching exactly once
+            Map<String, Recommendation> byStudy = new HashMap<>();
+            all.forEach(r -> byStudy.put(r.studyId(), r));
+            assertSwitchesOnce(byStudy, coordinates, "mobilenet", initial.get(Architecture.MOBILENET).version(), newMobilenet.version());
+            assertSwitchesOnce(byStudy, coordinates, "resnet50", initial.get(Architecture.RESNET50).version(), newResnet.version());
+            for (Recommendation r : all) {
+                assertThat(version(r, "xception")).isEqualTo(initial.get(Architecture.XCEPTION).version());
+                assertThat(version(r, "inceptionv3")).isEqualTo(initial.get(Architecture.INCEPTION_V3).version());
+            }
+
+            // every subtask reported: two SERVING per swapped model, two REJECTED for the corrupt one
+            List<ModelStatus> statuses = readUntil("xray.model-status", ModelStatus.class, 6, Duration.ofMinutes(1));
+            assertThat(statuses).filteredOn(s -> s.model().equals("xception"))
+                    .hasSize(2).allSatisfy(s -> {
+                        assertThat(s.status()).isEqualTo(ModelStatus.Status.REJECTED);
+                        assertThat(s.version()).isEqualTo(corruptXception.version());
+                    });
+            assertThat(statuses).filteredOn(s -> !s.model().equals("xception"))
+                    .hasSize(4).allSatisfy(s -> assertThat(s.status()).isEqualTo(ModelStatus.Status.SERVING));
+
+            // figures for the docs: publish -> first new-version recommendation, and the load (stall) time
+            long maxLoad = statuses.stream().mapToLong(ModelStatus::loadMillis).max().orElse(0);
+            Instant updatesAt = statuses.stream().map(ModelStatus::at).min(Instant::compareTo).orElseThrow();
+            Instant firstNew = all.stream().filter(r -> newMobilenet.version().equals(version(r, "mobilenet")))
+                    .map(Recommendation::recommendedAt).min(Instant::compareTo).orElseThrow();
+            System.out.printf("hot swap: slowest load (stall of one model operator) %d ms; first mobilenet "
+                    + "recommendation with the new version %d ms after the first status event%n", maxLoad,
+                    Duration.between(updatesAt, firstNew).toMillis());
+        } finally {
+            job.cancel().get();
+        }
+    }
+
+    private static void assertSwitchesOnce(Map<String, Recommendation> byStudy, Map<String, RecordMetadata> coordinates,
+                                           String model, String oldVersion, String newVersion) {
+        Map<Integer, TreeMap<Long, String>> perPartition = new HashMap<>();
+        coordinates.forEach((study, md) -> perPartition.computeIfAbsent(md.partition(), p -> new TreeMap<>())
+                .put(md.offset(), version(byStudy.get(study), model)));
+        int switched = 0;
+        for (TreeMap<Long, String> versions : perPartition.values()) {
+            List<String> sequence = new ArrayList<>(versions.values());
+            int firstNew = sequence.indexOf(newVersion);
+            assertThat(firstNew).as(model + " switched in every subtask").isGreaterThanOrEqualTo(0);
+            assertThat(sequence.subList(0, firstNew)).as(model + " before the switch").containsOnly(oldVersion);
+            assertThat(sequence.subList(firstNew, sequence.size())).as(model + " never back").containsOnly(newVersion);
+            if (firstNew > 0) {
+                switched++;
+            }
+        }
+        assertThat(switched).as(model + ": the update arrived mid-stream in some subtask").isPositive();
+    }
+
+    private static String version(Recommendation r, String model) {
+        return r.modelScores().stream().filter(s -> s.model().equals(model)).map(ModelScore::version).findFirst().orElse(null);
+    }
+
+    private static String sha(ModelVersion v) throws Exception {
+        return ModelRegistry.sha256(v.directory().resolve(ModelRegistry.METADATA_FILE));
+    }
+
+    private static void send(KafkaProducer<String, byte[]> producer, ModelVersion v, String sha) {
+        producer.send(new ProducerRecord<>("xray.model-updates", v.architecture().id(),
+                codec.toJson(ModelUpdate.of(v.architecture().id(), v.version(), null, sha, "it"))));
+        producer.flush();
+    }
+
+    private static KafkaProducer<String, byte[]> producer() {
+        return new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
+                "key.serializer", StringSerializer.class.getName(), "value.serializer", ByteArraySerializer.class.getName(),
+                "max.request.size", "4194304"));
+    }
+
+    private static <T> List<T> readUntil(String topic, Class<T> type, int expected, Duration timeout) {
+        List<T> out = new ArrayList<>();
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kafka.bootstrapServers());
+        p.put("group.id", "swap-reader-" + System.nanoTime());
+        p.put("auto.offset.reset", "earliest");
+        p.put("isolation.level", "read_committed");
+        p.put("key.deserializer", StringDeserializer.class.getName());
+        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (out.size() < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
+                    out.add(codec.fromJson(r.value(), type));
+                }
+            }
+        }
+        return out;
+    }
+}
