@@ -165,6 +165,19 @@ class TrainerLifecycleIT {
                 assertThat(registry.resolve(Architecture.MOBILENET, "production").version()).isEqualTo("v1");
                 assertThat(updates).isEmpty();
             }
+
+            // roll back to the champion by name: alias back on v1, an update naming v1 with its metadata digest
+            assertThat(TrainerCli.run("rollback", "--registry", registryRoot.toString(), "--model", "mobilenet",
+                    "--to", "v1", "--bootstrap-servers", bootstrap, "--topic-prefix", "lc.", "--reason", "rollback-it"))
+                    .isZero();
+            assertThat(registry.resolve(Architecture.MOBILENET, "production").version()).isEqualTo("v1");
+            List<ConsumerRecord<byte[], byte[]>> after = readAll(bootstrap, topics.modelUpdates(), updates.size() + 1,
+                    Duration.ofSeconds(20));
+            assertThat(after).hasSize(updates.size() + 1);
+            ModelUpdate rollback = codec.parseModelUpdate(after.get(after.size() - 1).value());
+            assertThat(rollback.version()).isEqualTo("v1");
+            assertThat(rollback.sha256()).isEqualTo(championSha);
+            assertThat(rollback.reason()).startsWith("rollback-it");
             System.out.printf("whole lifecycle test %.1f s%n", (System.nanoTime() - t0) / 1e9);
         }
     }
