@@ -33,7 +33,7 @@ public final class RefitCommand implements Callable<Integer> {
         String topic = KafkaTopics.DEFAULTS.withPrefix(o.topicPrefix).modelUpdates();
         EventCodec codec = new EventCodec();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                TrainerService.producerProperties(o.bootstrapServers, o.kafkaProperties))) {
+                TrainerService.producerProperties(o.bootstrapServers, o.kafkaClientProperties()))) {
             Refitter refitter = new Refitter(o.settings(), u -> producer.send(new ProducerRecord<>(topic,
                     u.model().getBytes(StandardCharsets.UTF_8), codec.toJson(u))).get(), System.out);
             Refitter.Result r = refitter.refit(TrainingStore.open(o.store),

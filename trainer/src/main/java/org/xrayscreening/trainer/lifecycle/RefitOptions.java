@@ -22,6 +22,14 @@ public final class RefitOptions {
     @Option(names = "--kafka-property", description = "extra Kafka client setting key=value (repeatable; e.g. security)")
     Map<String, String> kafkaProperties = new LinkedHashMap<>();
 
+    @Option(names = "--kafka-properties", description = "file of extra Kafka client properties (TLS, SASL; the Helm chart mounts one)")
+    Path kafkaPropertiesFile;
+
+    /** The file's properties, overridden by any --kafka-property. */
+    Map<String, String> kafkaClientProperties() {
+        return KafkaClientProperties.merge(kafkaPropertiesFile, kafkaProperties);
+    }
+
     @Option(names = "--topic-prefix", defaultValue = "", description = "prefix of every topic name (default: none)")
     String topicPrefix;
 

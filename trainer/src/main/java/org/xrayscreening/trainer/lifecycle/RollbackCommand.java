@@ -39,6 +39,9 @@ public final class RollbackCommand implements Callable<Integer> {
     @Option(names = "--kafka-property", description = "extra Kafka client setting key=value (repeatable)")
     Map<String, String> kafkaProperties = new LinkedHashMap<>();
 
+    @Option(names = "--kafka-properties", description = "file of extra Kafka client properties (TLS, SASL)")
+    java.nio.file.Path kafkaPropertiesFile;
+
     @Option(names = "--topic-prefix", defaultValue = "", description = "prefix of every topic name (default: none)")
     String topicPrefix;
 
@@ -62,7 +65,8 @@ public final class RollbackCommand implements Callable<Integer> {
         String topic = KafkaTopics.DEFAULTS.withPrefix(topicPrefix).modelUpdates();
         EventCodec codec = new EventCodec();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                TrainerService.producerProperties(bootstrapServers, kafkaProperties))) {
+                TrainerService.producerProperties(bootstrapServers,
+                KafkaClientProperties.merge(kafkaPropertiesFile, kafkaProperties)))) {
             producer.send(new ProducerRecord<>(topic, arch.id().getBytes(StandardCharsets.UTF_8), codec.toJson(update)))
                     .get();
         }

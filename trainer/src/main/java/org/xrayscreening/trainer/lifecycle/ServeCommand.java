@@ -17,8 +17,8 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     RefitOptions o;
 
-    @Option(names = "--schedule", description = "Quartz cron expression (sec min hour day-of-month month day-of-week),"
-            + " e.g. '0 0 2 ? * SUN' = Sundays 02:00; default: refit on command only")
+    @Option(names = "--schedule", description = "cron expression: Unix 5 fields ('0 2 * * *', as the Helm chart's CronJob)"
+            + " or Quartz with seconds ('0 0 2 ? * SUN' = Sundays 02:00); default: refit on command only")
     String schedule;
 
     @Option(names = "--schedule-zone", defaultValue = "UTC", description = "time zone of --schedule (default: ${DEFAULT-VALUE})")
@@ -35,8 +35,9 @@ public final class ServeCommand implements Callable<Integer> {
         TrainerCli.configureThreads(o.threads);
         KafkaTopics topics = KafkaTopics.DEFAULTS.withPrefix(o.topicPrefix);
         TrainerService.Config config = new TrainerService.Config(o.bootstrapServers, topics.labelled(),
-                o.topic(commandsTopic), topics.deadLetter(), topics.modelUpdates(), groupId, schedule,
-                TimeZone.getTimeZone(scheduleZone), o.kafkaProperties);
+                o.topic(commandsTopic), topics.deadLetter(), topics.modelUpdates(), groupId,
+                schedule == null ? null : CronSchedules.toQuartz(schedule),
+                TimeZone.getTimeZone(scheduleZone), o.kafkaClientProperties());
         TrainingStore store = TrainingStore.open(o.store);
         System.out.println("store " + store.root() + ": " + store.size() + " studies");
         TrainerService service = new TrainerService(config, store, o.settings(), System.out);
