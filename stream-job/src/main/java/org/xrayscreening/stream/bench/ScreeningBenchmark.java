@@ -62,6 +62,11 @@ public class ScreeningBenchmark implements Callable<Integer> {
     @Option(names = "--work-dir", defaultValue = "local-data", description = "Where registry and spool live by default.")
     Path workDir;
 
+    @Option(names = "--untrained-native", description = "Serve randomly initialized models at each network's "
+            + "native input size (224/224/299/299) from a temporary registry: speed does not depend on the weights, "
+            + "and demo models are smaller than production ones.")
+    boolean untrainedNative;
+
     @Option(names = "--timeout", defaultValue = "PT30M", description = "Give up after this long (ISO-8601 duration).")
     Duration timeout;
 
@@ -75,6 +80,9 @@ public class ScreeningBenchmark implements Callable<Integer> {
             options.checkpointIntervalMs = 1000;
         }
         options.metricsPort = 0;
+        if (untrainedNative) {
+            options.registry = untrainedNativeRegistry(workDir.resolve("bench-registry"));
+        }
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options,
                 EmbeddedPipeline.demoModels(options.registry, DemoModels.DEFAULT_INPUT_SIZE,
                         DemoModels.DEFAULT_IMAGES, DemoModels.DEFAULT_EPOCHS))) {
@@ -85,6 +93,29 @@ public class ScreeningBenchmark implements Callable<Integer> {
             System.out.println(result.markdown(options));
         }
         return 0;
+    }
+
+    /** A registry with one untrained model per architecture at its native size, all aliased "production". */
+    static Path untrainedNativeRegistry(Path root) throws Exception {
+        org.xrayscreening.models.registry.ModelRegistry registry = new org.xrayscreening.models.registry.ModelRegistry(root);
+        for (org.xrayscreening.models.Architecture a : org.xrayscreening.models.Architecture.values()) {
+            try {
+                registry.resolve(a, "production");
+                continue;
+            } catch (org.xrayscreening.models.registry.ModelNotFoundException e) {
+                // publish one below
+            }
+            java.nio.file.Files.createDirectories(root);
+            Path staging = java.nio.file.Files.createTempDirectory(root, ".bench-staging-");
+            try (ai.djl.Model model = org.xrayscreening.models.inference.ModelExport.newModel(a, a.nativeInputSize())) {
+                org.xrayscreening.models.inference.ModelExport.save(model, staging);
+            }
+            var version = registry.publish(a, null, staging, org.xrayscreening.models.registry.ModelMetadata
+                    .builder(a, a.nativeInputSize()).trainingDataDigest("untrained").command("benchmark --untrained-native")
+                    .notes("UNTRAINED: for speed measurements only").build());
+            registry.setAlias(a, "production", version.version());
+        }
+        return root;
     }
 
     private Result run(EmbeddedPipeline pipeline, ScreeningJob.Options options, String prefix, int n) throws Exception {
