@@ -13,7 +13,10 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.Future;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -53,7 +56,8 @@ import picocli.CommandLine;
  * Hot swap under load: 320 studies stream while updates are published mid-stream — two good ones (mobilenet,
  * resnet50) and one whose weights were corrupted after publishing (xception). Every study must get exactly one
  * recommendation; within each input partition (one operator subtask each) a swapped model's versions go from
- * old to new exactly once and never back; the corrupt version never serves and is reported as REJECTED.
+ * old to new exactly once and never back; the corrupt version never serves and is reported as REJECTED. Then the
+ * job is stopped with a savepoint and restarted from it with the same command line: it serves the new versions.
  */
 class ModelHotSwapIT {
 
@@ -177,8 +181,35 @@ class ModelHotSwapIT {
             System.out.printf("hot swap: slowest load (stall of one model operator) %d ms; first mobilenet "
                     + "recommendation with the new version %d ms after the first status event%n", maxLoad,
                     Duration.between(updatesAt, firstNew).toMillis());
+
+            // restart the job from a savepoint taken after the swap, with the same command line (whose
+            // "production" aliases still name the old versions): it must serve the swapped-in versions
+            String savepoint = job.stopWithSavepoint(false, dir.resolve("savepoints").toUri().toString(),
+                    SavepointFormatType.CANONICAL).get();
+            job = null;
+            Configuration restore = new Configuration();
+            restore.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+            StreamExecutionEnvironment restarted = StreamExecutionEnvironment.getExecutionEnvironment(restore);
+            cli.options.configure(restarted);
+            ScreeningTopology.build(restarted, cli.options.kafkaSources(), cli.options.kafkaSinks(), cli.options.settings());
+            job = restarted.executeAsync("hot-swap-it-restarted");
+            for (int i = 0; i < 10; i++) {
+                String id = "after-restart-" + i;
+                producer.send(new ProducerRecord<>("xray.acquired", id, codec.toJson(new XrayAcquired(1, id, "q" + i,
+                        Instant.now(), "PA", "it", new ImageReference(ImageReference.PNG, imagesB64.get(i % 8), null)))));
+            }
+            producer.flush();
+            List<Recommendation> afterRestart = readUntil("xray.recommendations", Recommendation.class, STUDIES + 10,
+                    Duration.ofMinutes(5)).stream().filter(r -> r.studyId().startsWith("after-restart-")).toList();
+            assertThat(afterRestart).hasSize(10).allSatisfy(r -> {
+                assertThat(version(r, "mobilenet")).isEqualTo(newMobilenet.version());
+                assertThat(version(r, "resnet50")).isEqualTo(newResnet.version());
+                assertThat(version(r, "xception")).isEqualTo(initial.get(Architecture.XCEPTION).version());
+            });
         } finally {
-            job.cancel().get();
+            if (job != null) {
+                job.cancel().get();
+            }
         }
     }
 
