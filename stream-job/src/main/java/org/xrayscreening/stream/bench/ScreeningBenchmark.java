@@ -56,6 +56,11 @@ public class ScreeningBenchmark implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "8", description = "Studies streamed first and not measured.")
     int warmup;
 
+    @Option(names = "--rate", defaultValue = "0",
+            description = "Studies per second to produce (0: all at once, which measures throughput; a rate below "
+                    + "the throughput measures latency without a backlog).")
+    double rate;
+
     @Option(names = "--image-size", defaultValue = "320", description = "Side of the synthetic images.")
     int imageSize;
 
@@ -154,6 +159,10 @@ public class ScreeningBenchmark implements Callable<Integer> {
                 byte[] stamped = codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(event.schemaVersion(),
                         event.studyId(), event.patientRef(), Instant.now(), event.view(), event.source(), event.image()));
                 producer.send(new ProducerRecord<>(options.topicAcquired, keys.get(i), stamped));
+                if (rate > 0) {
+                    producer.flush();
+                    Thread.sleep((long) (1000 / rate));
+                }
             }
             producer.flush();
 
@@ -177,18 +186,19 @@ public class ScreeningBenchmark implements Callable<Integer> {
             if (received.size() < n) {
                 throw new IllegalStateException("only " + received.size() + " of " + n + " recommendations within " + timeout);
             }
-            return new Result(n, (lastReceived - start) / 1e9, new ArrayList<>(received.values()), visibleMillis);
+            return new Result(rate, n, (lastReceived - start) / 1e9, new ArrayList<>(received.values()), visibleMillis);
         }
     }
 
-    record Result(int n, double seconds, List<Recommendation> recommendations, List<Long> visibleMillis) {
+    record Result(double rate, int n, double seconds, List<Recommendation> recommendations, List<Long> visibleMillis) {
 
         String markdown(ScreeningJob.Options options) {
             StringBuilder sb = new StringBuilder();
             List<Long> produced = recommendations.stream().map(Recommendation::endToEndMillis).sorted().toList();
             List<Long> visible = visibleMillis.stream().sorted().toList();
-            sb.append(String.format(Locale.ROOT, "%n| studies | wall s | throughput img/s | checkpoint ms | models |%n"
-                    + "| --- | --- | --- | --- | --- |%n| %d | %.1f | %.2f | %d | %s |%n", n, seconds, n / seconds,
+            sb.append(String.format(Locale.ROOT, "%n| studies | offered rate /s | wall s | throughput img/s | checkpoint ms | models |%n"
+                    + "| --- | --- | --- | --- | --- | --- |%n| %d | %s | %.1f | %.2f | %d | %s |%n", n,
+                    rate > 0 ? String.format(Locale.ROOT, "%.2f", rate) : "all at once", seconds, n / seconds,
                     options.checkpointIntervalMs, String.join(", ", options.models)));
             sb.append(String.format(Locale.ROOT, "%n| latency (ms) | p50 | p95 | p99 | max |%n| --- | --- | --- | --- | --- |%n"));
             sb.append(row("acquired -> decision produced", produced));
