@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.Future;
 import org.apache.flink.configuration.Configuration;
@@ -20,14 +19,10 @@ import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,6 +44,7 @@ import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 import org.xrayscreening.stream.local.SampleStudies;
+import org.xrayscreening.stream.testing.TopicReader;
 import org.xrayscreening.stream.testing.TestModels;
 import picocli.CommandLine;
 
@@ -129,7 +125,7 @@ class ModelHotSwapIT {
                 if (i == STUDIES / 2) {
                     producer.flush();
                     // let the stream get going, then publish mid-stream
-                    readUntil("xray.recommendations", Recommendation.class, 40, Duration.ofMinutes(3));
+                    TopicReader.readUntil(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, 40, Duration.ofMinutes(3));
                     Instant published = Instant.now();
                     send(producer, newMobilenet, sha(newMobilenet));
                     send(producer, newResnet, sha(newResnet));
@@ -142,9 +138,9 @@ class ModelHotSwapIT {
                 coordinates.put(ids.get(i), sent.get(i).get());
             }
 
-            List<Recommendation> recommendations = readUntil("xray.recommendations", Recommendation.class, STUDIES, Duration.ofMinutes(8));
+            List<Recommendation> recommendations = TopicReader.readUntil(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, STUDIES, Duration.ofMinutes(8));
             Thread.sleep(2000);
-            List<Recommendation> all = readUntil("xray.recommendations", Recommendation.class, Integer.MAX_VALUE, Duration.ofSeconds(4));
+            List<Recommendation> all = TopicReader.readAll(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, Duration.ofSeconds(4));
 
             // exactly one recommendation per study, none missing a model
             Map<String, Long> counts = new HashMap<>();
@@ -164,7 +160,7 @@ class ModelHotSwapIT {
             }
 
             // every subtask reported: two SERVING per swapped model, two REJECTED for the corrupt one
-            List<ModelStatus> statuses = readUntil("xray.model-status", ModelStatus.class, 6, Duration.ofMinutes(1));
+            List<ModelStatus> statuses = TopicReader.readUntil(kafka.bootstrapServers(), "xray.model-status", ModelStatus.class, 6, Duration.ofMinutes(1));
             assertThat(statuses).filteredOn(s -> s.model().equals("xception"))
                     .hasSize(2).allSatisfy(s -> {
                         assertThat(s.status()).isEqualTo(ModelStatus.Status.REJECTED);
@@ -199,7 +195,7 @@ class ModelHotSwapIT {
                         Instant.now(), "PA", "it", new ImageReference(ImageReference.PNG, imagesB64.get(i % 8), null)))));
             }
             producer.flush();
-            List<Recommendation> afterRestart = readUntil("xray.recommendations", Recommendation.class, STUDIES + 10,
+            List<Recommendation> afterRestart = TopicReader.readUntil(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, STUDIES + 10,
                     Duration.ofMinutes(5)).stream().filter(r -> r.studyId().startsWith("after-restart-")).toList();
             assertThat(afterRestart).hasSize(10).allSatisfy(r -> {
                 assertThat(version(r, "mobilenet")).isEqualTo(newMobilenet.version());
@@ -252,24 +248,4 @@ class ModelHotSwapIT {
                 "max.request.size", "4194304"));
     }
 
-    private static <T> List<T> readUntil(String topic, Class<T> type, int expected, Duration timeout) {
-        List<T> out = new ArrayList<>();
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        p.put("group.id", "swap-reader-" + System.nanoTime());
-        p.put("auto.offset.reset", "earliest");
-        p.put("isolation.level", "read_committed");
-        p.put("key.deserializer", StringDeserializer.class.getName());
-        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (out.size() < expected && System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
-                    out.add(codec.fromJson(r.value(), type));
-                }
-            }
-        }
-        return out;
-    }
 }

@@ -13,20 +13,14 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Random;
-import java.util.TreeSet;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,6 +47,7 @@ import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.local.SampleStudies;
+import org.xrayscreening.stream.testing.TopicReader;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import picocli.CommandLine;
 
@@ -190,12 +185,13 @@ class ScreeningPipelineIT {
                 }
             }
 
-            List<Recommendation> recommendations = readUntil("xray.recommendations", Recommendation.class, valid.size(), Duration.ofMinutes(5));
-            List<DeadLetter> deadLetters = readUntil("xray.dead-letter", DeadLetter.class, bad.size(), Duration.ofMinutes(1));
+            List<Recommendation> recommendations = TopicReader.readUntil(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, valid.size(), Duration.ofMinutes(5));
+            List<DeadLetter> deadLetters = TopicReader.readUntil(kafka.bootstrapServers(), "xray.dead-letter", DeadLetter.class, bad.size(), Duration.ofMinutes(1));
             long positives = recommendations.stream().filter(r -> r.decision() != Decision.NO_COVID_FINDINGS).count();
-            List<Alert> alerts = readUntil("xray.alerts", Alert.class, (int) positives, Duration.ofMinutes(1));
+            List<Alert> alerts = TopicReader.readUntil(kafka.bootstrapServers(), "xray.alerts", Alert.class, (int) positives, Duration.ofMinutes(1));
             // give duplicates, if any were (wrongly) produced, a chance to show up
-            recommendations.addAll(readFor("xray.recommendations", Recommendation.class, Duration.ofSeconds(3), recommendations.size()));
+            List<Recommendation> everything = TopicReader.readAll(kafka.bootstrapServers(), "xray.recommendations", Recommendation.class, Duration.ofSeconds(3));
+            recommendations = everything.size() > recommendations.size() ? everything : recommendations;
 
             // exactly one recommendation per valid study, nothing else
             Map<String, Long> perStudy = new HashMap<>();
@@ -279,43 +275,4 @@ class ScreeningPipelineIT {
         return file.toUri().toString();
     }
 
-    private static <T> List<T> readUntil(String topic, Class<T> type, int expected, Duration timeout) {
-        List<T> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = consumer()) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (out.size() < expected && System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
-                    out.add(codec.fromJson(r.value(), type));
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Reads the whole topic for a while and returns what lies beyond the first {@code skip} records. */
-    private static <T> List<T> readFor(String topic, Class<T> type, Duration duration, int skip) {
-        List<T> all = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = consumer()) {
-            consumer.subscribe(List.of(topic));
-            long deadline = System.nanoTime() + duration.toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(250))) {
-                    all.add(codec.fromJson(r.value(), type));
-                }
-            }
-        }
-        return all.size() > skip ? all.subList(skip, all.size()) : List.of();
-    }
-
-    private static KafkaConsumer<String, byte[]> consumer() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        p.put("group.id", "it-reader-" + System.nanoTime());
-        p.put("auto.offset.reset", "earliest");
-        p.put("isolation.level", "read_committed");
-        p.put("key.deserializer", StringDeserializer.class.getName());
-        p.put("value.deserializer", ByteArrayDeserializer.class.getName());
-        return new KafkaConsumer<>(p);
-    }
 }
