@@ -153,18 +153,27 @@ public class ScreeningBenchmark implements Callable<Integer> {
             consumer.assignment().forEach(consumer::position);
 
             long start = System.nanoTime();
-            for (int i = 0; i < n; i++) {
-                // acquisition time = the moment of producing, so latency covers the whole pipeline
-                var event = codec.parseAcquired(payloads.get(i));
-                byte[] stamped = codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(event.schemaVersion(),
-                        event.studyId(), event.patientRef(), Instant.now(), event.view(), event.source(), event.image()));
-                producer.send(new ProducerRecord<>(options.topicAcquired, keys.get(i), stamped));
-                if (rate > 0) {
+            // produce on its own thread so that "visible" latency is measured while studies still arrive
+            Thread sender = new Thread(() -> {
+                try {
+                    for (int i = 0; i < n; i++) {
+                        // acquisition time = the moment of producing, so latency covers the whole pipeline
+                        var event = codec.parseAcquired(payloads.get(i));
+                        byte[] stamped = codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(
+                                event.schemaVersion(), event.studyId(), event.patientRef(), Instant.now(), event.view(),
+                                event.source(), event.image()));
+                        producer.send(new ProducerRecord<>(options.topicAcquired, keys.get(i), stamped));
+                        if (rate > 0) {
+                            producer.flush();
+                            Thread.sleep((long) (1000 / rate));
+                        }
+                    }
                     producer.flush();
-                    Thread.sleep((long) (1000 / rate));
+                } catch (Exception e) {
+                    throw new IllegalStateException("benchmark producer failed", e);
                 }
-            }
-            producer.flush();
+            }, "benchmark-producer");
+            sender.start();
 
             Map<String, Recommendation> received = new HashMap<>();
             List<Long> visibleMillis = new ArrayList<>();
@@ -183,6 +192,7 @@ public class ScreeningBenchmark implements Callable<Integer> {
                 }
             }
             System.out.println();
+            sender.join();
             if (received.size() < n) {
                 throw new IllegalStateException("only " + received.size() + " of " + n + " recommendations within " + timeout);
             }
