@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -21,6 +20,7 @@ import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.kafka.KafkaClientProperties;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
@@ -158,16 +158,8 @@ public class ScreeningJob implements Callable<Integer> {
                     minLabelledPositives);
         }
 
-        public Map<String, String> kafkaClientProperties() throws IOException {
-            Map<String, String> result = new HashMap<>();
-            if (kafkaProperties != null) {
-                Properties p = new Properties();
-                try (Reader r = Files.newBufferedReader(kafkaProperties)) {
-                    p.load(r);
-                }
-                p.stringPropertyNames().forEach(k -> result.put(k, p.getProperty(k)));
-            }
-            return result;
+        public Map<String, String> kafkaClientProperties() {
+            return KafkaClientProperties.merge(kafkaProperties, Map.of());
         }
 
         /** Exactly-once sinks for the outputs; the status topic is an audit log, so at-least-once suffices. */

@@ -1,5 +1,6 @@
 package org.xrayscreening.trainer.lifecycle;
 
+import org.xrayscreening.connectors.kafka.KafkaClientProperties;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package org.xrayscreening.trainer.lifecycle;
+package org.xrayscreening.connectors.kafka;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -9,11 +9,15 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 
-/** Extra Kafka client settings from a properties file (as the stream job's --kafka-properties) and flags. */
-final class KafkaClientProperties {
+/**
+ * Extra Kafka client settings (TLS, SASL, ...) as both jobs take them: a properties file given with
+ * {@code --kafka-properties} (the Helm chart mounts one), optionally overridden by single settings.
+ */
+public final class KafkaClientProperties {
     private KafkaClientProperties() {}
 
-    static Map<String, String> merge(Path file, Map<String, String> overrides) {
+    /** The file's properties (none when {@code file} is null), then {@code overrides} on top. */
+    public static Map<String, String> merge(Path file, Map<String, String> overrides) {
         Map<String, String> result = new LinkedHashMap<>();
         if (file != null) {
             Properties p = new Properties();
