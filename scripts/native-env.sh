@@ -1,0 +1,60 @@
+# Native runtime settings for every JVM of this project that runs PyTorch through DJL. Sourced (not run) by
+# ./xray-screening, trainer/trainer.sh, .ci/run, the Docker entrypoints and the standalone cluster scripts, so
+# the choice lives in this one file. Override with the variables below; `XRAY_ALLOCATOR=glibc` turns it off.
+#
+#   XRAY_ALLOCATOR   jemalloc (default) | tcmalloc | glibc
+#   XRAY_CRASH_DIR   where a JVM crash report (hs_err_pid*.log) goes; default ${TMPDIR:-/tmp}, never the checkout
+#
+# Why an allocator at all: glibc malloc hands every block above 32 MB to mmap and unmaps it on free, so each
+# forward/backward pass maps, faults in and zeroes hundreds of megabytes again; jemalloc keeps them. Measured
+# 2.6-7x faster inference and ~3x faster training (docs/benchmarks.md, "Memory allocator").
+# Exports: LD_PRELOAD / MALLOC_CONF (or TCMALLOC_*), OMP_WAIT_POLICY, XRAY_NATIVE_JAVA_OPTS (JVM flags) and
+# XRAY_NATIVE_ALLOCATOR (what was chosen, for the one-line log).
+
+xray_find_lib() {
+  local name="$1" dir
+  for dir in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
+    if [[ -e "$dir/$name" ]]; then echo "$dir/$name"; return 0; fi
+  done
+  return 1
+}
+
+xray_preload() {
+  case ":${LD_PRELOAD:-}:" in
+    *":$1:"*) ;;
+    *) export LD_PRELOAD="$1${LD_PRELOAD:+:$LD_PRELOAD}" ;;
+  esac
+}
+
+case "${XRAY_ALLOCATOR:-jemalloc}" in
+  jemalloc)
+    if lib="$(xray_find_lib libjemalloc.so.2)"; then
+      xray_preload "$lib"
+      # Never give freed pages back (decay off): the same tensor sizes come back on every pass.
+      export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
+      XRAY_NATIVE_ALLOCATOR="jemalloc ($lib, MALLOC_CONF=$MALLOC_CONF)"
+    else
+      XRAY_NATIVE_ALLOCATOR="glibc (libjemalloc.so.2 not found: apt-get install libjemalloc2 makes PyTorch ~3x faster)"
+    fi ;;
+  tcmalloc)
+    if lib="$(xray_find_lib libtcmalloc_minimal.so.4)"; then
+      xray_preload "$lib"
+      XRAY_NATIVE_ALLOCATOR="tcmalloc ($lib)"
+    else
+      XRAY_NATIVE_ALLOCATOR="glibc (libtcmalloc_minimal.so.4 not found: apt-get install libtcmalloc-minimal4)"
+    fi ;;
+  glibc)
+    XRAY_NATIVE_ALLOCATOR="glibc (XRAY_ALLOCATOR=glibc)" ;;
+  *)
+    echo "XRAY_ALLOCATOR must be jemalloc, tcmalloc or glibc, was '${XRAY_ALLOCATOR}'" >&2; return 2 2>/dev/null || exit 2 ;;
+esac
+export XRAY_NATIVE_ALLOCATOR
+
+# libtorch's OpenMP threads spin-wait by default, which starves the other operators on few cores.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+
+# A JVM crash report belongs in a crash directory, not in the working tree the command was started from.
+xray_crash_dir="${XRAY_CRASH_DIR:-${TMPDIR:-/tmp}}"
+mkdir -p "$xray_crash_dir" 2>/dev/null || true
+export XRAY_NATIVE_JAVA_OPTS="-XX:ErrorFile=$xray_crash_dir/xray-screening-hs_err_pid%p.log -XX:ReplayDataFile=$xray_crash_dir/xray-screening-replay_pid%p.log"
+unset lib xray_crash_dir
