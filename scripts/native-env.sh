@@ -58,3 +58,23 @@ xray_crash_dir="${XRAY_CRASH_DIR:-${TMPDIR:-/tmp}}"
 mkdir -p "$xray_crash_dir" 2>/dev/null || true
 export XRAY_NATIVE_JAVA_OPTS="-XX:ErrorFile=$xray_crash_dir/xray-screening-hs_err_pid%p.log -XX:ReplayDataFile=$xray_crash_dir/xray-screening-replay_pid%p.log"
 unset lib xray_crash_dir
+
+# xray_run_guarded CMD...: runs a JVM command; if it dies of a native crash inside oneDNN (PyTorch's CPU kernels),
+# says so in one line and runs it once more with ONEDNN_MAX_CPU_ISA=AVX, a setting that avoids the AVX2/AVX-512
+# kernels (slower convolutions). The networks are built so that the one crash known on AMD Zen 5 cannot happen
+# (models/.../network/StrideFreePointwise.java); this is the net under it, for CPUs nobody has tried yet. Only
+# for commands that can simply start again (the local run, the trainer's train/evaluate). Returns the exit code.
+xray_run_guarded() {
+  local dir="${XRAY_CRASH_DIR:-${TMPDIR:-/tmp}}" before code report
+  before="$(ls "$dir"/xray-screening-hs_err_pid*.log 2>/dev/null || true)"
+  "$@" && return 0 || code=$?
+  # 128 + signal: SIGILL 132, SIGABRT 134, SIGFPE 136, SIGSEGV 139; a JVM that crashes natively exits 134
+  case "$code" in 132|134|136|139) ;; *) return "$code" ;; esac
+  report="$(comm -13 <(echo "$before") <(ls "$dir"/xray-screening-hs_err_pid*.log 2>/dev/null || true) | tail -n1)"
+  if [[ -n "${ONEDNN_MAX_CPU_ISA:-}" || -z "$report" ]] || ! grep -q -E 'dnnl|mkldnn|ideep' "$report"; then
+    echo "the JVM died of a native crash (exit $code); crash report: ${report:-none}" >&2
+    return "$code"
+  fi
+  echo "native crash in oneDNN on this CPU ($(grep -m1 -o -E 'dnnl::[A-Za-z0-9_:]+' "$report" || echo 'see report')); retrying once with ONEDNN_MAX_CPU_ISA=AVX (slower convolutions); crash report: $report" >&2
+  ONEDNN_MAX_CPU_ISA=AVX "$@"
+}

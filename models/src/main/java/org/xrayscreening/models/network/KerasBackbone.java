@@ -139,6 +139,34 @@ public abstract class KerasBackbone extends SequentialBlock {
                 .build();
     }
 
+    /**
+     * Builds strided 1x1 convolutions as DJL's plain strided {@link Conv2d} instead of {@link StrideFreePointwise}:
+     * the layout before the Zen 5 fix, kept only so that a benchmark can compare the two in one run. Not a
+     * parameter: weights move freely between the two layouts.
+     */
+    private static final ThreadLocal<Boolean> STRIDED_POINTWISE = ThreadLocal.withInitial(() -> false);
+
+    static <T> T withStridedPointwise(java.util.function.Supplier<T> build) {
+        boolean previous = STRIDED_POINTWISE.get();
+        STRIDED_POINTWISE.set(true);
+        try {
+            return build.get();
+        } finally {
+            STRIDED_POINTWISE.set(previous);
+        }
+    }
+
+    /**
+     * Keras Conv2D(filters, 1, strides=stride) without padding (a 1x1 kernel never needs any, even for "same").
+     * A strided one is a {@link StrideFreePointwise.Conv2d}: see there why.
+     */
+    static Conv2d pointwise(int filters, int stride, boolean bias) {
+        if (stride == 1 || STRIDED_POINTWISE.get()) {
+            return conv(filters, 1, stride, 0, bias);
+        }
+        return new StrideFreePointwise.Conv2d(filters, stride, bias);
+    }
+
     /** Depthwise 3x3-style conv (depth multiplier 1) over {@code channels} channels, no bias. */
     static Conv2d depthwise(int channels, int kernel, int stride, int padding) {
         return conv(channels, kernel, kernel, stride, padding, padding, false, channels);

@@ -71,6 +71,15 @@ public final class Networks {
         return KerasBackbone.withBatchNormMomentum(batchNormMomentum, () -> classifier(architecture, numClasses));
     }
 
+    /**
+     * As {@link #classifier(Architecture, int)} but with ResNet50's and Xception's strided 1x1 convolutions as
+     * plain strided convolutions, as before the Zen 5 fix ({@link StrideFreePointwise}). For benchmarks that
+     * measure what the fix costs; never for training (the strided backward pass crashes on some CPUs).
+     */
+    public static Block classifierWithStridedPointwise(Architecture architecture, int numClasses) {
+        return KerasBackbone.withStridedPointwise(() -> classifier(architecture, numClasses));
+    }
+
     /** Child key of the backbone inside {@link #classifier}: the prefix of its parameter names there. */
     public static String classifierBackboneKey(Architecture architecture) {
         return "01" + backboneClass(architecture).getSimpleName();

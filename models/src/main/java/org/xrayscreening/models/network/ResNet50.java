@@ -18,7 +18,8 @@ import java.util.List;
  * {@code pool1_pad} ZeroPadding2D(1) + 3x3/2 max-pool; then stages conv2..conv5 of 3, 4, 6, 3 bottleneck blocks
  * (64, 128, 256, 512 filters; x4 out). In each block the stride sits on the first 1x1 conv ({@code _1_conv}) and
  * on the 1x1 projection shortcut ({@code _0_conv}, first block of a stage only), the 3x3 {@code _2_conv} is
- * "same" (symmetric padding 1 at stride 1), and the output is relu(shortcut + main).
+ * "same" (symmetric padding 1 at stride 1), and the output is relu(shortcut + main). The strided 1x1 convs are
+ * {@link StrideFreePointwise} convolutions (same function, no strided backward kernel: see there).
  *
  * <p>Block paths: {@code 01SequentialBlock} stem ({@code _01Conv2d} conv1_conv, {@code _02BatchNorm} conv1_bn,
  * {@code _03LambdaBlock} relu, {@code _04Pad2d} pool1_pad, {@code _05LambdaBlock} max-pool); stage conv{s}
@@ -57,11 +58,11 @@ public final class ResNet50 extends KerasBackbone {
     private Block block(String name, int filters, int stride, boolean convShortcut) {
         Block shortcut = convShortcut
                 ? new SequentialBlock()
-                        .add(keras(name + "_0_conv", conv(4 * filters, 1, stride, 0, true)))
+                        .add(keras(name + "_0_conv", pointwise(4 * filters, stride, true)))
                         .add(keras(name + "_0_bn", batchNorm(BN_EPSILON)))
                 : Blocks.identityBlock();
         SequentialBlock main = new SequentialBlock()
-                .add(keras(name + "_1_conv", conv(filters, 1, stride, 0, true)))
+                .add(keras(name + "_1_conv", pointwise(filters, stride, true)))
                 .add(keras(name + "_1_bn", batchNorm(BN_EPSILON)))
                 .add(Activation.reluBlock())
                 .add(keras(name + "_2_conv", conv(filters, 3, 1, sameStride1(3), true)))

@@ -17,7 +17,7 @@ import java.util.List;
  * its depthwise half); the entry/exit blocks 2, 3, 4 and 13 end with MaxPooling2D(3, 2, padding="same"), done as
  * {@link Pad2d#tfSame(int, int, double)} with -inf (TF pads one more at the bottom/right on even sizes and never
  * picks a padded element) + a valid max-pool; their 1x1/2 "same" residual convs need no padding (TF SAME pads
- * nothing for a 1x1 kernel), so they are valid convs. Blocks 3, 4, 13 and 5..12 start with a ReLU on the
+ * nothing for a 1x1 kernel), so they are valid convs, built as {@link StrideFreePointwise} convolutions. Blocks 3, 4, 13 and 5..12 start with a ReLU on the
  * main path, not on the residual; the sum has no ReLU after it.
  *
  * <p>Block paths: {@code 01SequentialBlock} = block1 ({@code _01Conv2d} block1_conv1, {@code _02BatchNorm}
@@ -77,7 +77,7 @@ public final class Xception extends KerasBackbone {
         String suffix = residualIndex == 0 ? "" : "_" + residualIndex;
         residualIndex++;
         Block residual = new SequentialBlock()
-                .add(keras("conv2d" + suffix, conv(filters2, 1, 2, 0, false)))
+                .add(keras("conv2d" + suffix, pointwise(filters2, 2, false)))
                 .add(keras("batch_normalization" + suffix, batchNorm(BN_EPSILON)));
 
         String prefix = "block" + k;

@@ -1,5 +1,6 @@
 package org.xrayscreening.stream.scoring;
 
+import org.xrayscreening.models.NativeRuntime;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -63,6 +64,7 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
 
     @Override
     public void open(OpenContext openContext) throws Exception {
+        NativeRuntime.logOnce(LOG::info);
         registry = new ModelRegistry(Path.of(registryRoot));
         classifier = CovidClassifier.load(registry, architecture, initialRef);
         version = classifier.version().version();
