@@ -64,6 +64,7 @@ refused() { # description, expected message part, helm args...
 refused "SASL without a credentials Secret" "kafka.auth.existingSecret" --set kafka.securityProtocol=SASL_SSL
 refused "a password in kafka.clientProperties" "looks like a credential" --set-string 'kafka.clientProperties.ssl\.truststore\.password=changeit'
 refused "trainer CronJob and Deployment together" "enable one" --set trainer.serve.enabled=true
+refused "an allocator the images cannot preload" "nativeRuntime.allocator must be" --set nativeRuntime.allocator=tcmalloc
 refused "an unknown upgrade mode" "upgradeMode" --set streamJob.upgradeMode=fast
 
 # No credential may reach a rendered manifest: only references to Secrets.

@@ -80,6 +80,7 @@ spec:
           value: {{ $sj.djlCacheDir | quote }}
         - name: DJL_OFFLINE
           value: "true"
+        {{- include "xray-screening.flinkAllocatorEnv" $v | nindent 8 }}
         {{- if $isTm }}
         - name: OMP_NUM_THREADS
           value: {{ int $sj.taskManager.ompNumThreads | quote }}

@@ -139,6 +139,9 @@ Whether the SASL / TLS parts of the client configuration are in use.
 Checks on values that would otherwise fail only at run time.
 */}}
 {{- define "xray-screening.validate" -}}
+{{- if not (has .Values.nativeRuntime.allocator (list "jemalloc" "glibc")) }}
+{{- fail (printf "nativeRuntime.allocator must be jemalloc or glibc, got %q" .Values.nativeRuntime.allocator) }}
+{{- end }}
 {{- $protocols := list "PLAINTEXT" "SSL" "SASL_PLAINTEXT" "SASL_SSL" }}
 {{- if not (has (upper .Values.kafka.securityProtocol) $protocols) }}
 {{- fail (printf "kafka.securityProtocol must be one of %s, got %q" (join ", " $protocols) .Values.kafka.securityProtocol) }}
@@ -321,6 +324,11 @@ containers:
         value: {{ $v.trainer.djlCacheDir | quote }}
       - name: DJL_OFFLINE
         value: "true"
+      # the trainer image's entrypoint sources native-env.sh, which reads these
+      - name: XRAY_ALLOCATOR
+        value: {{ $v.nativeRuntime.allocator | quote }}
+      - name: MALLOC_CONF
+        value: {{ $v.nativeRuntime.mallocConf | quote }}
       {{- if $gpu }}
       - name: PYTORCH_FLAVOR
         value: {{ $v.gpu.pytorchFlavor | quote }}
@@ -364,4 +372,18 @@ volumes:
   - name: djl-cache
     emptyDir: {}
   {{- include "xray-screening.kafkaVolumes" $ | nindent 2 }}
+{{- end }}
+
+{{/*
+Allocator environment of a Flink container (argument: .Values). Flink's image entrypoint preloads jemalloc
+unless DISABLE_JEMALLOC is "true".
+*/}}
+{{- define "xray-screening.flinkAllocatorEnv" -}}
+{{- if eq .nativeRuntime.allocator "jemalloc" -}}
+- name: MALLOC_CONF
+  value: {{ .nativeRuntime.mallocConf | quote }}
+{{- else -}}
+- name: DISABLE_JEMALLOC
+  value: "true"
+{{- end }}
 {{- end }}

@@ -192,6 +192,34 @@ class HelmChartTest {
     }
 
     // ---------------------------------------------------------------------------------------------
+    // Native allocator
+    // ---------------------------------------------------------------------------------------------
+
+    @Test
+    void everyPyTorchContainerGetsTheConfiguredAllocator() throws Exception {
+        Map<String, Object> native_ = map(values, "nativeRuntime");
+        assertThat(native_.get("allocator")).isEqualTo("jemalloc");
+        List<Map<String, Object>> glibc = template("--set", "nativeRuntime.allocator=glibc");
+        for (List<Map<String, Object>> render : List.of(defaults, glibc)) {
+            boolean jemalloc = render == defaults;
+            Map<String, Object> spec = map(single(render, "FlinkDeployment"), "spec");
+            for (String role : List.of("jobManager", "taskManager")) {
+                Map<String, Object> c = container(map(map(map(spec, role), "podTemplate"), "spec"), MAIN_CONTAINER);
+                if (jemalloc) {
+                    // Flink's image entrypoint preloads jemalloc unless DISABLE_JEMALLOC=true
+                    assertThat(envNames(c)).as(role).doesNotContain("DISABLE_JEMALLOC");
+                    assertThat(env(c, "MALLOC_CONF")).as(role).isEqualTo(native_.get("mallocConf"));
+                } else {
+                    assertThat(env(c, "DISABLE_JEMALLOC")).as(role).isEqualTo("true");
+                    assertThat(envNames(c)).as(role).doesNotContain("MALLOC_CONF");
+                }
+            }
+            Map<String, Object> trainer = containers(podSpecs(single(render, "CronJob")).get(0)).get(0);
+            assertThat(env(trainer, "XRAY_ALLOCATOR")).isEqualTo(jemalloc ? "jemalloc" : "glibc");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
     // Trainer
     // ---------------------------------------------------------------------------------------------
 
