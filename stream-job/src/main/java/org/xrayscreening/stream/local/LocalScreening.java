@@ -68,13 +68,13 @@ public class LocalScreening implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
-        boolean registryGiven = spec.parent().commandLine().getParseResult().hasMatchedOption("--registry");
+        boolean registryGiven = ScreeningJob.given(spec, "--registry");
         Path registryRoot = registryGiven ? options.registry : workDir.resolve("registry");
         options.registry = registryRoot;
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--checkpoint-interval")) {
+        if (!ScreeningJob.given(spec, "--checkpoint-interval")) {
             options.checkpointIntervalMs = 2000; // results show up within ~2 s locally
         }
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--metrics-host")) {
+        if (!ScreeningJob.given(spec, "--metrics-host")) {
             options.metricsHost = "127.0.0.1";
         }
         long started = System.nanoTime();
