@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The docs/results.md experiment: the four networks, trained one after the other on shared/data/cxr-dev
 # with the default preset, published to ./registry, plus MobileNet from ImageNet weights. Run from the
-# repository root (after `mvn -B -o -q -pl trainer -am install -DskipTests`):
+# repository root (trainer/trainer.sh builds the trainer jar when it is missing or stale):
 #   nohup trainer/experiments/cxr-dev.sh > runs/cxr-dev.log 2>&1 &
 # Each run has a training-time budget (2 CPU cores, shared with other jobs; the last epoch is cut short when
 # the budget runs out, then validated); the epochs and images actually run are printed

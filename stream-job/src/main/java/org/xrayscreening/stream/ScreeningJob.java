@@ -30,6 +30,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * The stream job's entry point. Without a sub-command it submits the job to the Flink environment it runs in
@@ -47,102 +50,105 @@ public class ScreeningJob implements Callable<Integer> {
     @Mixin
     public Options options = new Options();
 
-    /** The options shared by the cluster job, the local run and the benchmark. */
+    /**
+     * The options shared by the cluster job, the local run and the benchmark. They are inherited by the
+     * sub-commands, so {@code local --registry DIR} and {@code --registry DIR local} both set them here.
+     */
     public static class Options {
-        @Option(names = "--config", description = "Properties file with defaults for any option.")
+        @Option(scope = ScopeType.INHERIT, names = "--config", description = "Properties file with defaults for any option.")
         public Path config;
 
-        @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092", description = "Kafka bootstrap servers.")
+        @Option(scope = ScopeType.INHERIT, names = "--bootstrap-servers", defaultValue = "localhost:9092", description = "Kafka bootstrap servers.")
         public String bootstrapServers;
 
-        @Option(names = "--kafka-properties", description = "Extra Kafka client properties (TLS, SASL, ...).")
+        @Option(scope = ScopeType.INHERIT, names = "--kafka-properties", description = "Extra Kafka client properties (TLS, SASL, ...).")
         public Path kafkaProperties;
 
-        @Option(names = "--registry", defaultValue = "registry", description = "Model registry root directory.")
+        @Option(scope = ScopeType.INHERIT, names = "--registry", defaultValue = "registry", description = "Model registry root directory.")
         public Path registry;
 
-        @Option(names = "--models", split = ",",
+        @Option(scope = ScopeType.INHERIT, names = "--models", split = ",",
                 defaultValue = "mobilenet@production,resnet50@production,inceptionv3@production,xception@production",
                 description = "Models to serve, architecture@version-or-alias.")
         public List<String> models;
 
-        @Option(names = "--parallelism", defaultValue = "1", description = "Flink parallelism.")
+        @Option(scope = ScopeType.INHERIT, names = "--parallelism", defaultValue = "1", description = "Flink parallelism.")
         public int parallelism;
 
-        @Option(names = "--checkpoint-interval", defaultValue = "10000",
+        @Option(scope = ScopeType.INHERIT, names = "--checkpoint-interval", defaultValue = "10000",
                 description = "Checkpoint interval in ms; output becomes visible to read_committed readers at each checkpoint.")
         public long checkpointIntervalMs;
 
-        @Option(names = "--ensemble-timeout", defaultValue = "60000",
+        @Option(scope = ScopeType.INHERIT, names = "--ensemble-timeout", defaultValue = "60000",
                 description = "ms to wait for all models before emitting a partial recommendation.")
         public long ensembleTimeoutMs;
 
-        @Option(names = "--threshold", defaultValue = "0.5", description = "Ensemble decision threshold.")
+        @Option(scope = ScopeType.INHERIT, names = "--threshold", defaultValue = "0.5", description = "Ensemble decision threshold.")
         public double threshold;
 
-        @Option(names = "--indeterminate-band", defaultValue = "0.1",
+        @Option(scope = ScopeType.INHERIT, names = "--indeterminate-band", defaultValue = "0.1",
                 description = "Probabilities within this distance of the threshold are INDETERMINATE.")
         public double indeterminateBand;
 
-        @Option(names = "--max-disagreement", defaultValue = "0.5",
+        @Option(scope = ScopeType.INHERIT, names = "--max-disagreement", defaultValue = "0.5",
                 description = "Spread of model probabilities across the threshold above which the result is INDETERMINATE.")
         public double maxDisagreement;
 
-        @Option(names = "--min-models", defaultValue = "2", description = "Fewer answering models give INDETERMINATE.")
+        @Option(scope = ScopeType.INHERIT, names = "--min-models", defaultValue = "2", description = "Fewer answering models give INDETERMINATE.")
         public int minModels;
 
-        @Option(names = "--max-image-bytes", defaultValue = "33554432", description = "Largest image accepted (bytes).")
+        @Option(scope = ScopeType.INHERIT, names = "--max-image-bytes", defaultValue = "33554432", description = "Largest image accepted (bytes).")
         public long maxImageBytes;
 
-        @Option(names = "--max-image-pixels", defaultValue = "50000000", description = "Largest image accepted (pixels).")
+        @Option(scope = ScopeType.INHERIT, names = "--max-image-pixels", defaultValue = "50000000", description = "Largest image accepted (pixels).")
         public long maxImagePixels;
 
-        @Option(names = "--canonical-max-side", defaultValue = "512",
+        @Option(scope = ScopeType.INHERIT, names = "--canonical-max-side", defaultValue = "512",
                 description = "Images are reduced to this longer side before they fan out to the models.")
         public int canonicalMaxSide;
 
-        @Option(names = "--metrics-host", defaultValue = "0.0.0.0", description = "Prometheus endpoint address.")
+        @Option(scope = ScopeType.INHERIT, names = "--metrics-host", defaultValue = "0.0.0.0", description = "Prometheus endpoint address.")
         public String metricsHost;
 
-        @Option(names = "--metrics-port", defaultValue = "9404", description = "Prometheus endpoint port (0: off).")
+        @Option(scope = ScopeType.INHERIT, names = "--metrics-port", defaultValue = "9404", description = "Prometheus endpoint port (0: off).")
         public int metricsPort;
 
-        @Option(names = "--accuracy-window", defaultValue = "500",
+        @Option(scope = ScopeType.INHERIT, names = "--accuracy-window", defaultValue = "500",
                 description = "Labelled studies per model version in the rolling live-accuracy window.")
         public int accuracyWindow;
 
-        @Option(names = "--sensitivity-floor", defaultValue = "0.85",
+        @Option(scope = ScopeType.INHERIT, names = "--sensitivity-floor", defaultValue = "0.85",
                 description = "Live sensitivity below this raises a MODEL_SENSITIVITY_BELOW_FLOOR alert.")
         public double sensitivityFloor;
 
-        @Option(names = "--min-labelled-positives", defaultValue = "20",
+        @Option(scope = ScopeType.INHERIT, names = "--min-labelled-positives", defaultValue = "20",
                 description = "COVID-19 cases needed in the window before the floor is enforced.")
         public int minLabelledPositives;
 
-        @Option(names = "--label-retention", defaultValue = "P30D",
+        @Option(scope = ScopeType.INHERIT, names = "--label-retention", defaultValue = "P30D",
                 description = "How long a recommendation waits for its label (ISO-8601 duration).")
         public Duration labelRetention;
 
-        @Option(names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
+        @Option(scope = ScopeType.INHERIT, names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
         public String groupId;
 
-        @Option(names = "--transactional-id-prefix", defaultValue = "xray-screening",
+        @Option(scope = ScopeType.INHERIT, names = "--transactional-id-prefix", defaultValue = "xray-screening",
                 description = "Prefix of the sinks' transactional ids; unique per job.")
         public String transactionalIdPrefix;
 
-        @Option(names = "--topic-acquired", defaultValue = "xray.acquired")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-acquired", defaultValue = "xray.acquired")
         public String topicAcquired;
-        @Option(names = "--topic-recommendations", defaultValue = "xray.recommendations")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-recommendations", defaultValue = "xray.recommendations")
         public String topicRecommendations;
-        @Option(names = "--topic-alerts", defaultValue = "xray.alerts")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-alerts", defaultValue = "xray.alerts")
         public String topicAlerts;
-        @Option(names = "--topic-dead-letter", defaultValue = "xray.dead-letter")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-dead-letter", defaultValue = "xray.dead-letter")
         public String topicDeadLetter;
-        @Option(names = "--topic-labelled", defaultValue = "xray.labelled")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-labelled", defaultValue = "xray.labelled")
         public String topicLabelled;
-        @Option(names = "--topic-model-updates", defaultValue = "xray.model-updates")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-model-updates", defaultValue = "xray.model-updates")
         public String topicModelUpdates;
-        @Option(names = "--topic-model-status", defaultValue = "xray.model-status")
+        @Option(scope = ScopeType.INHERIT, names = "--topic-model-status", defaultValue = "xray.model-status")
         public String topicModelStatus;
 
         public JobSettings settings() {
@@ -190,6 +196,28 @@ public class ScreeningJob implements Callable<Integer> {
             env.setParallelism(parallelism);
             env.enableCheckpointing(checkpointIntervalMs, CheckpointingMode.EXACTLY_ONCE);
         }
+    }
+
+    /**
+     * Whether the option was given on the command line of this command or of any command above it: an inherited
+     * option given after a sub-command is matched in the sub-command's parse result, not the parent's.
+     */
+    public static boolean given(ParseResult result, String option) {
+        if (result.hasMatchedOption(option)) {
+            return true;
+        }
+        for (CommandSpec p = result.commandSpec().parent(); p != null; p = p.parent()) {
+            ParseResult r = p.commandLine().getParseResult();
+            if (r != null && r.hasMatchedOption(option)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@link #given(ParseResult, String)} for the command whose spec this is. */
+    public static boolean given(CommandSpec spec, String option) {
+        return given(spec.commandLine().getParseResult(), option);
     }
 
     static String alertKey(Alert alert) {

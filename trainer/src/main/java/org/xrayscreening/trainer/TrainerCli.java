@@ -5,18 +5,21 @@ import java.util.ArrayList;
 import java.util.List;
 import org.xrayscreening.trainer.cli.EvaluateCommand;
 import org.xrayscreening.trainer.cli.PublishCommand;
+import org.xrayscreening.trainer.cli.SyntheticDatasetCommand;
 import org.xrayscreening.trainer.cli.TrainCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The trainer's command line: {@code train}, {@code evaluate}, {@code publish} and {@code import-pretrained}. PyTorch thread counts
+ * The trainer's command line: {@code train}, {@code evaluate}, {@code publish}, {@code import-pretrained},
+ * {@code serve}, {@code refit}, {@code rollback} and {@code synthetic-dataset}. PyTorch thread counts
  * are fixed before the engine starts ({@code --threads} of the subcommand).
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
-                CommandLine.HelpCommand.class, org.xrayscreening.trainer.lifecycle.ServeCommand.class, org.xrayscreening.trainer.lifecycle.RefitCommand.class, org.xrayscreening.trainer.lifecycle.RollbackCommand.class})
+                CommandLine.HelpCommand.class, org.xrayscreening.trainer.lifecycle.ServeCommand.class, org.xrayscreening.trainer.lifecycle.RefitCommand.class, org.xrayscreening.trainer.lifecycle.RollbackCommand.class,
+                SyntheticDatasetCommand.class})
 public final class TrainerCli implements Runnable {
     private static volatile String commandLine = "trainer";
     /** Subcommands of packages developed alongside (added when present, so each can land on its own). */
@@ -31,6 +34,11 @@ public final class TrainerCli implements Runnable {
     /** Runs the CLI in this JVM and returns the exit code (tests call this). */
     public static int run(String... args) {
         commandLine = commandLine(args);
+        return newCommandLine().execute(args);
+    }
+
+    /** The trainer's command line with every sub-command, not yet parsed (tests parse README examples with it). */
+    public static CommandLine newCommandLine() {
         CommandLine cli = new CommandLine(new TrainerCli()).setCaseInsensitiveEnumValuesAllowed(true);
         for (String optional : OPTIONAL_SUBCOMMANDS) {
             try {
@@ -41,7 +49,7 @@ public final class TrainerCli implements Runnable {
                 throw new IllegalStateException("cannot create subcommand " + optional, e);
             }
         }
-        return cli.execute(args);
+        return cli;
     }
 
     /** The command line as typed (arguments quoted where needed), recorded in run folders and model metadata. */

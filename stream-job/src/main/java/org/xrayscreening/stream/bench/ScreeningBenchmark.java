@@ -78,10 +78,10 @@ public class ScreeningBenchmark implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--registry")) {
+        if (!ScreeningJob.given(spec, "--registry")) {
             options.registry = workDir.resolve("registry");
         }
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--checkpoint-interval")) {
+        if (!ScreeningJob.given(spec, "--checkpoint-interval")) {
             options.checkpointIntervalMs = 1000;
         }
         options.metricsPort = 0;

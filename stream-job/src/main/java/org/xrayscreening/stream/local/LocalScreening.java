@@ -8,8 +8,10 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import org.apache.flink.api.common.JobStatus;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -29,7 +31,9 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * Runs the whole system on one machine: an embedded Kafka broker, a local Flink environment, the registry
  * under {@code local-data/} (filled with demo-grade models trained on synthetic images if it is empty), and a
- * producer streaming sample studies. Prints each recommendation as it is committed. Ctrl-C stops it all.
+ * producer streaming sample studies. Prints each recommendation as it is committed. Ctrl-C stops it all; with
+ * {@code --count N} it stops by itself once all N studies have a result, and exits non-zero if the job fails or
+ * results are still missing after {@code --exit-timeout}. A one-line summary is printed at exit.
  */
 @Command(name = "local", mixinStandardHelpOptions = true,
         description = "Run everything locally on embedded defaults (Kafka, Flink, demo models, sample studies).")
@@ -50,8 +54,15 @@ public class LocalScreening implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "2", description = "Studies produced per second.")
     double rate;
 
-    @Option(names = "--count", defaultValue = "-1", description = "Studies to produce (-1: until stopped).")
+    @Option(names = "--count", defaultValue = "-1",
+            description = "Studies to produce (-1: until stopped). With N >= 0 the run exits (0) once every one has "
+                    + "been printed as a recommendation or a dead letter; with --data at most the folder's images.")
     long count;
+
+    @Option(names = "--exit-timeout", defaultValue = "PT15M",
+            description = "With --count N: exit non-zero if results are still missing this long after the last study "
+                    + "was produced (ISO-8601 duration).")
+    Duration exitTimeout;
 
     @Option(names = "--bad-every", defaultValue = "25", description = "Every n-th record is malformed, to show the dead-letter path (0: never).")
     int badEvery;
@@ -68,13 +79,13 @@ public class LocalScreening implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
-        boolean registryGiven = spec.parent().commandLine().getParseResult().hasMatchedOption("--registry");
+        boolean registryGiven = ScreeningJob.given(spec, "--registry");
         Path registryRoot = registryGiven ? options.registry : workDir.resolve("registry");
         options.registry = registryRoot;
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--checkpoint-interval")) {
+        if (!ScreeningJob.given(spec, "--checkpoint-interval")) {
             options.checkpointIntervalMs = 2000; // results show up within ~2 s locally
         }
-        if (!spec.parent().commandLine().getParseResult().hasMatchedOption("--metrics-host")) {
+        if (!ScreeningJob.given(spec, "--metrics-host")) {
             options.metricsHost = "127.0.0.1";
         }
         long started = System.nanoTime();
@@ -91,19 +102,23 @@ public class LocalScreening implements Callable<Integer> {
             }
         }, "local-shutdown"));
         DemoModels demo = EmbeddedPipeline.demoModels(registryRoot, demoInputSize, demoImages, demoEpochs);
+        Tally tally = new Tally();
+        String failure;
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options, demo)) {
             ScreeningMetrics.serve(options.metricsHost, options.metricsPort);
-            System.out.printf(Locale.ROOT, "Kafka (embedded) at %s; metrics at http://%s:%d/metrics%n",
-                    pipeline.bootstrapServers(), options.metricsHost, ScreeningMetrics.servingPort());
-            System.out.printf(Locale.ROOT, "Flink job %s running with %s; Ctrl-C stops%n",
-                    pipeline.job().getJobID(), String.join(", ", options.models));
+            System.out.printf(Locale.ROOT, "Kafka (embedded) at %s; %s%n", pipeline.bootstrapServers(),
+                    ScreeningMetrics.servingPort() > 0 ? String.format(Locale.ROOT, "metrics at http://%s:%d/metrics",
+                            options.metricsHost, ScreeningMetrics.servingPort()) : "metrics off");
+            System.out.printf(Locale.ROOT, "Flink job %s running with %s; %s%n",
+                    pipeline.job().getJobID(), String.join(", ", options.models),
+                    count < 0 ? "Ctrl-C stops" : "exits once all " + count + " studies have a result (Ctrl-C stops)");
 
-            Thread producer = new Thread(() -> produce(pipeline.bootstrapServers(), options.topicAcquired, running),
+            Thread producer = new Thread(() -> produce(pipeline.bootstrapServers(), options.topicAcquired, running, tally),
                     "sample-producer");
             producer.setDaemon(true);
             producer.start();
             try {
-                printResults(pipeline.bootstrapServers(), options, running, started);
+                failure = printResults(pipeline, options, running, started, tally);
             } finally {
                 running.set(false);
                 producer.join(5000);
@@ -114,10 +129,32 @@ public class LocalScreening implements Callable<Integer> {
             stopped.countDown();
         }
         System.out.println("stopped.");
+        System.out.printf(Locale.ROOT, "summary: produced %d, recommendations %d, dead letters %d%s%n",
+                tally.produced.get(), tally.recommendations, tally.deadLetters,
+                failure == null ? "" : " -- FAILED: " + failure);
+        if (failure != null) {
+            System.err.println("local run failed: " + failure);
+            return 1;
+        }
         return 0;
     }
 
-    private void produce(String bootstrap, String topic, AtomicBoolean running) {
+    /** What the producer sent and the printer saw; the producer's fields are read by the printer thread. */
+    static final class Tally {
+        final java.util.concurrent.atomic.AtomicLong produced = new java.util.concurrent.atomic.AtomicLong();
+        /** Set when the producer has sent everything it will send; System.nanoTime() of that moment. */
+        volatile long producerDoneAt;
+        volatile boolean producerDone;
+        volatile String producerError;
+        long recommendations;
+        long deadLetters;
+
+        long results() {
+            return recommendations + deadLetters;
+        }
+    }
+
+    private void produce(String bootstrap, String topic, AtomicBoolean running, Tally tally) {
         Random random = new Random(7);
         Path spool = workDir.resolve("spool");
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
@@ -133,31 +170,44 @@ public class LocalScreening implements Callable<Integer> {
                 if (data != null && i >= files.size()) {
                     break;
                 }
+                ProducerRecord<String, byte[]> record;
                 if (badEvery > 0 && i > 0 && i % badEvery == 0) {
-                    producer.send(new ProducerRecord<>(topic, "bad-" + i,
-                            "{\"schemaVersion\":1,\"studyId\":\"bad-%d\"".formatted(i).getBytes()));
+                    record = new ProducerRecord<>(topic, "bad-" + i,
+                            "{\"schemaVersion\":1,\"studyId\":\"bad-%d\"".formatted(i).getBytes());
                 } else {
                     SampleStudies.Sample s = data == null ? SampleStudies.synthetic(i, 256, spool, random)
                             : SampleStudies.fromFile(i, files.get((int) i));
-                    producer.send(new ProducerRecord<>(topic, s.studyId(), s.json()));
+                    record = new ProducerRecord<>(topic, s.studyId(), s.json());
                 }
+                producer.send(record).get(); // counted only once the broker has it
+                tally.produced.incrementAndGet();
                 Thread.sleep(sleepMillis);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
+            tally.producerError = e.toString();
             System.err.println("producer stopped: " + e);
+        } finally {
+            tally.producerDoneAt = System.nanoTime();
+            tally.producerDone = true;
         }
     }
 
-    private void printResults(String bootstrap, ScreeningJob.Options options, AtomicBoolean running, long started) {
+    /**
+     * Prints results until stopped; with {@code --count N} until every produced record has a result. Returns
+     * null on success, or why the run failed (job failed, producer failed, results missing at the timeout).
+     */
+    private String printResults(EmbeddedPipeline pipeline, ScreeningJob.Options options, AtomicBoolean running,
+            long started, Tally tally) throws Exception {
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(Map.of(
-                "bootstrap.servers", bootstrap, "group.id", "local-printer", "auto.offset.reset", "earliest",
+                "bootstrap.servers", pipeline.bootstrapServers(), "group.id", "local-printer", "auto.offset.reset", "earliest",
                 "isolation.level", "read_committed",
                 "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
                 "value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName()))) {
             consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter));
             EventCodec codec = new EventCodec();
+            long nextStatusCheck = 0;
             while (running.get()) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(500));
                 for (ConsumerRecord<String, byte[]> record : records) {
@@ -166,11 +216,35 @@ public class LocalScreening implements Callable<Integer> {
                         DeadLetter d = codec.fromJson(record.value(), DeadLetter.class);
                         System.out.printf(Locale.ROOT, "[%7.1fs] %-12s DEAD LETTER %s: %s%n", t, d.key(),
                                 d.reason(), d.detail());
+                        tally.deadLetters++;
                     } else {
                         System.out.println(format(t, codec.fromJson(record.value(), Recommendation.class)));
+                        tally.recommendations++;
                     }
                 }
+                if (System.nanoTime() >= nextStatusCheck) {
+                    nextStatusCheck = System.nanoTime() + 2_000_000_000L;
+                    JobStatus status = pipeline.job().getJobStatus().get(30, TimeUnit.SECONDS);
+                    if (status.isGloballyTerminalState()) {
+                        return "the Flink job ended with status " + status;
+                    }
+                }
+                if (count < 0) {
+                    continue;
+                }
+                if (tally.producerError != null) {
+                    return "the producer failed after " + tally.produced.get() + " records: " + tally.producerError;
+                }
+                if (tally.producerDone && tally.results() >= tally.produced.get()) {
+                    return null;
+                }
+                if (tally.producerDone && System.nanoTime() - tally.producerDoneAt > exitTimeout.toNanos()) {
+                    return String.format(Locale.ROOT, "%d of %d records have no result %s after the last one was "
+                                    + "produced (--exit-timeout)", tally.produced.get() - tally.results(),
+                            tally.produced.get(), exitTimeout);
+                }
             }
+            return null; // stopped (Ctrl-C)
         }
     }
 

@@ -50,7 +50,7 @@ import picocli.CommandLine.Spec;
  *
  * <p>Exit codes: 0 done, 1 failed (I/O, unreadable file), 2 bad arguments.
  */
-@Command(name = "import-pretrained", mixinStandardHelpOptions = true,
+@Command(name = "import-pretrained",
         description = {"Imports an ImageNet MobileNet v1 TFLite file (uint8, batch norm folded) into the project's "
                 + "MobileNet; optionally classifies images with its ImageNet head, calibrates batch norm on X-rays "
                 + "and publishes a 2-class MobileNet with the ImageNet backbone to the registry.",
@@ -61,6 +61,11 @@ public final class ImportPretrainedCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    // Not mixinStandardHelpOptions: its -V/--version clashes with --version (the registry version name) below,
+    // and picocli then left this command without --help.
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
 
     @Option(names = "--tflite", required = true, paramLabel = "<file>",
             description = "MobileNet v1 .tflite file (e.g. ../shared/pretrained/"
