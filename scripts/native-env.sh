@@ -67,7 +67,7 @@ unset lib xray_crash_dir
 xray_run_guarded() {
   local dir="${XRAY_CRASH_DIR:-${TMPDIR:-/tmp}}" before code report
   before="$(ls "$dir"/xray-screening-hs_err_pid*.log 2>/dev/null || true)"
-  "$@" && return 0 || code=$?
+  xray_run_forwarding "$@" && return 0 || code=$?
   # 128 + signal: SIGILL 132, SIGABRT 134, SIGFPE 136, SIGSEGV 139; a JVM that crashes natively exits 134
   case "$code" in 132|134|136|139) ;; *) return "$code" ;; esac
   report="$(comm -13 <(echo "$before") <(ls "$dir"/xray-screening-hs_err_pid*.log 2>/dev/null || true) | tail -n1)"
@@ -76,5 +76,21 @@ xray_run_guarded() {
     return "$code"
   fi
   echo "native crash in oneDNN on this CPU ($(grep -m1 -o -E 'dnnl::[A-Za-z0-9_:]+' "$report" || echo 'see report')); retrying once with ONEDNN_MAX_CPU_ISA=AVX (slower convolutions); crash report: $report" >&2
-  ONEDNN_MAX_CPU_ISA=AVX "$@"
+  ONEDNN_MAX_CPU_ISA=AVX xray_run_forwarding "$@"
+}
+
+# xray_run_forwarding CMD...: runs CMD as a child (not exec: the guard above needs its exit code) and forwards
+# Ctrl-C and SIGTERM to it as SIGTERM, so the JVM's shutdown hooks stop Flink and Kafka cleanly. stdin stays
+# the caller's (an async command would otherwise read /dev/null). Returns the child's exit code.
+xray_run_forwarding() {
+  local pid code
+  "$@" <&0 &
+  pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+  while true; do
+    code=0; wait "$pid" || code=$?
+    kill -0 "$pid" 2>/dev/null || break   # wait was interrupted by a forwarded signal: wait again
+  done
+  trap - INT TERM
+  return "$code"
 }

@@ -33,6 +33,7 @@ fi
 # jemalloc, OMP wait policy, crash-report location: one place for every launcher.
 source "$root/scripts/native-env.sh"
 echo "native allocator: $XRAY_NATIVE_ALLOCATOR" >&2
+# A native crash inside oneDNN on a CPU nobody tried is retried once with a safe ISA (native-env.sh).
 # shellcheck disable=SC2086  # word splitting of the option strings is intended
-exec java ${JAVA_OPTS:--Xmx8g} $XRAY_NATIVE_JAVA_OPTS -Dai.djl.offline=true -Djava.awt.headless=true \
+xray_run_guarded java ${JAVA_OPTS:--Xmx8g} $XRAY_NATIVE_JAVA_OPTS -Dai.djl.offline=true -Djava.awt.headless=true \
   -jar "$jar" "$@"

@@ -77,7 +77,9 @@ public final class TrainingBenchmark implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, description = "PyTorch intra-op threads. Default: ${DEFAULT-VALUE}.")
     int threads = Runtime.getRuntime().availableProcessors();
 
-    record Result(String arch, String layout, int round, int size, double trainImgPerSec, double inferImgPerSec) {}
+    /** img/s by wall clock, and CPU seconds (whole process, all threads) per image: less sensitive to other load. */
+    record Result(String arch, String layout, int round, int size, double trainImgPerSec, double trainCpuPerImg,
+                  double inferImgPerSec, double inferCpuPerImg) {}
 
     @Override
     public Integer call() throws Exception {
@@ -95,19 +97,23 @@ public final class TrainingBenchmark implements Callable<Integer> {
                 for (String layout : layouts) {
                     Result r = measure(arch, layout, round, s, log);
                     results.add(r);
-                    log.printf(Locale.ROOT, "%-12s %-11s round %d %3dpx: training %.2f img/s (batch %d), inference %.2f img/s (batch %d)%n",
-                            arch.id(), layout, round, s, r.trainImgPerSec(), trainBatch, r.inferImgPerSec(), inferBatch);
+                    log.printf(Locale.ROOT, "%-12s %-11s round %d %3dpx: training %.2f img/s, %.3f CPU s/img (batch %d);"
+                                    + " inference %.2f img/s, %.3f CPU s/img (batch %d)%n", arch.id(), layout, round, s,
+                            r.trainImgPerSec(), r.trainCpuPerImg(), trainBatch, r.inferImgPerSec(), r.inferCpuPerImg(),
+                            inferBatch);
                 }
             }
         }
         System.out.printf(Locale.ROOT, "Measured %s; %s %s; %d intra-op thread(s); %s%n%n",
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), engine.getEngineName(),
                 engine.getVersion(), threads, NativeRuntime.describe());
-        System.out.println("| model | layout | round | input | train img/s (batch " + trainBatch + ") | inference img/s (batch " + inferBatch + ") |");
-        System.out.println("| --- | --- | ---: | --- | ---: | ---: |");
+        System.out.println("| model | layout | round | input | train img/s (batch " + trainBatch + ") | train CPU s/img"
+                + " | inference img/s (batch " + inferBatch + ") | inference CPU s/img |");
+        System.out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |");
         for (Result r : results) {
-            System.out.printf(Locale.ROOT, "| %s | %s | %d | %dx%d | %.2f | %.2f |%n", r.arch(), r.layout(), r.round(),
-                    r.size(), r.size(), r.trainImgPerSec(), r.inferImgPerSec());
+            System.out.printf(Locale.ROOT, "| %s | %s | %d | %dx%d | %.2f | %.3f | %.2f | %.3f |%n", r.arch(), r.layout(),
+                    r.round(), r.size(), r.size(), r.trainImgPerSec(), r.trainCpuPerImg(), r.inferImgPerSec(),
+                    r.inferCpuPerImg());
         }
         return 0;
     }
@@ -121,13 +127,14 @@ public final class TrainingBenchmark implements Callable<Integer> {
         };
         try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch")) {
             model.setBlock(block);
-            double train = trainSpeed(model, s);
-            double infer = inferBatch > 0 ? inferSpeed(model, s) : Double.NaN;
-            return new Result(arch.id(), layout, round, s, train, infer);
+            double[] train = trainSpeed(model, s);
+            double[] infer = inferBatch > 0 ? inferSpeed(model, s) : new double[] {Double.NaN, Double.NaN};
+            return new Result(arch.id(), layout, round, s, train[0], train[1], infer[0], infer[1]);
         }
     }
 
-    private double trainSpeed(Model model, int s) {
+    /** {img/s, CPU s per image}. */
+    private double[] trainSpeed(Model model, int s) {
         JniUtils.setGradMode(true);
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-4f)).build());
@@ -136,10 +143,12 @@ public final class TrainingBenchmark implements Callable<Integer> {
             trainer.initialize(shape);
             step(model, trainer, shape); // untimed: first-call kernel selection and allocation
             long start = System.nanoTime();
+            double cpu0 = processCpuSeconds();
             for (int i = 0; i < steps; i++) {
                 step(model, trainer, shape);
             }
-            return (double) steps * trainBatch / ((System.nanoTime() - start) / 1e9);
+            int images = steps * trainBatch;
+            return new double[] {images / ((System.nanoTime() - start) / 1e9), (processCpuSeconds() - cpu0) / images};
         }
     }
 
@@ -159,17 +168,19 @@ public final class TrainingBenchmark implements Callable<Integer> {
         }
     }
 
-    private double inferSpeed(Model model, int s) throws Exception {
+    private double[] inferSpeed(Model model, int s) throws Exception {
         JniUtils.setGradMode(false);
         Shape shape = new Shape(inferBatch, 3, s, s);
         try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
             predictOnce(model, predictor, shape);
             int n = Math.max(3, steps);
             long start = System.nanoTime();
+            double cpu0 = processCpuSeconds();
             for (int i = 0; i < n; i++) {
                 predictOnce(model, predictor, shape);
             }
-            return (double) n * inferBatch / ((System.nanoTime() - start) / 1e9);
+            int images = n * inferBatch;
+            return new double[] {images / ((System.nanoTime() - start) / 1e9), (processCpuSeconds() - cpu0) / images};
         }
     }
 
@@ -179,6 +190,17 @@ public final class TrainingBenchmark implements Callable<Integer> {
             if (logits.length != shape.get(0) * 2 || !Float.isFinite(logits[0])) {
                 throw new IllegalStateException("unexpected logits " + Arrays.toString(logits));
             }
+        }
+    }
+
+    /** user + system CPU time of this process, all threads (Linux /proc/self/stat, clock ticks of 10 ms). */
+    static double processCpuSeconds() {
+        try {
+            String stat = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+        } catch (java.io.IOException | RuntimeException e) {
+            return Double.NaN;
         }
     }
 
