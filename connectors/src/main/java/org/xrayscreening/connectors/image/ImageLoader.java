@@ -6,36 +6,40 @@ import static org.xrayscreening.connectors.event.DeadLetterReason.IMAGE_UNREACHA
 import static org.xrayscreening.connectors.event.DeadLetterReason.INVALID_FIELD;
 import static org.xrayscreening.connectors.event.DeadLetterReason.MISSING_FIELD;
 
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.InterruptedIOException;
 import java.io.Serializable;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.net.Proxy;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.security.GeneralSecurityException;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 
+import okhttp3.Call;
+import okhttp3.ConnectionPool;
+import okhttp3.Dns;
+import okhttp3.HttpUrl;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
 import org.xrayscreening.connectors.event.ImageReference;
 import org.xrayscreening.connectors.event.InvalidEventException;
 
@@ -47,11 +51,13 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * <li>inline: base64-decoded (size computed before decoding); always allowed;
  * <li>{@code file:}: the policy checks roots and the real path; the real path is opened without following
  * links, its size checked before reading, read with a bound (the file may grow meanwhile);
- * <li>{@code http:}/{@code https:}: the policy checks the URL prefix and every resolved address; one GET over
- * a socket connected to an address the policy checked (no second DNS lookup), with a connect timeout and a
- * total deadline covering the body; a Content-Length over the limit is refused before the body is read, and
- * the body is cut off as soon as it passes the limit. Redirects (at most {@link #MAX_REDIRECTS}) are
- * followed only when the target passes the policy again; https to http is refused.
+ * <li>{@code http:}/{@code https:}: the policy checks the URL prefix and every resolved address; one GET with
+ * OkHttp, whose {@link Dns} for the call answers with exactly the addresses the policy checked (no second DNS
+ * lookup; a network interceptor refuses any other peer), no proxy, a connect timeout and a total deadline
+ * covering the body; https verifies the certificate against the URI's host name (OkHttp's default). A
+ * Content-Length over the limit is refused before the body is read, and the body is cut off as soon as it
+ * passes the limit. OkHttp follows no redirects itself: the loader follows at most {@link #MAX_REDIRECTS},
+ * each only when the target passes the policy again; https to http is refused.
  * </ul>
  * Failures: {@code IMAGE_SOURCE_NOT_ALLOWED} (the policy refused the source), {@code IMAGE_TOO_LARGE},
  * {@code IMAGE_UNREACHABLE} (missing file, I/O error, HTTP status other than 2xx, timeout),
@@ -59,20 +65,23 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * Details name the scheme and the failure, never the URI's host, path or query (which may encode patient data
  * or internal topology).
  *
- * <p>Thread-safe; {@link Serializable} for Flink fields.
+ * <p>Thread-safe; {@link Serializable} for Flink fields. The HTTP client is transient and created on first
+ * use, so every copy (every Flink subtask) has its own small connection pool; {@link #close} evicts it.
  */
-public final class ImageLoader implements Serializable {
+public final class ImageLoader implements Serializable, AutoCloseable {
 
-    private static final long serialVersionUID = 2L;
+    private static final long serialVersionUID = 3L;
 
     /** Redirects followed per download; each target is checked against the policy again. */
     public static final int MAX_REDIRECTS = 3;
-    private static final int MAX_HEADER_BYTES = 64 * 1024;
 
     private final ImageLimits limits;
     private final ImageSourcePolicy policy;
     private final Duration connectTimeout;
     private final Duration requestTimeout;
+    /** null: OkHttp's default trust (the JVM's trust store). */
+    private final TrustSource trust;
+    private transient volatile OkHttpClient client;
 
     /** Default limits; inline images only (every URI is refused). */
     public ImageLoader() {
@@ -95,10 +104,21 @@ public final class ImageLoader implements Serializable {
      * @param requestTimeout for a whole HTTP download, headers and body, redirects included
      */
     public ImageLoader(ImageLimits limits, ImageSourcePolicy policy, Duration connectTimeout, Duration requestTimeout) {
+        this(limits, policy, connectTimeout, requestTimeout, null);
+    }
+
+    private ImageLoader(ImageLimits limits, ImageSourcePolicy policy, Duration connectTimeout, Duration requestTimeout,
+                        TrustSource trust) {
         this.limits = Objects.requireNonNull(limits, "limits");
         this.policy = Objects.requireNonNull(policy, "policy");
         this.connectTimeout = Objects.requireNonNull(connectTimeout, "connectTimeout");
         this.requestTimeout = Objects.requireNonNull(requestTimeout, "requestTimeout");
+        this.trust = trust;
+    }
+
+    /** This loader trusting https certificates through {@code trust} instead of the JVM's trust store (tests). */
+    ImageLoader withTrust(TrustSource trust) {
+        return new ImageLoader(limits, policy, connectTimeout, requestTimeout, Objects.requireNonNull(trust, "trust"));
     }
 
     public ImageLimits limits() {
@@ -174,9 +194,6 @@ public final class ImageLoader implements Serializable {
 
     // ------------------------------------------------------------------------------------------- http
 
-    /** A response's status line and headers (names lower-cased, first value kept); the body is still unread. */
-    private record Head(int status, Map<String, String> headers) {}
-
     private byte[] http(URI uri, String scheme) throws InvalidEventException {
         long deadline = System.nanoTime() + requestTimeout.toNanos();
         URI current = uri;
@@ -190,31 +207,117 @@ public final class ImageLoader implements Serializable {
                 }
                 throw e;
             }
-            try (Socket socket = connect(target, deadline)) {
-                InputStream in = new BufferedInputStream(new DeadlineInputStream(socket, deadline));
-                OutputStream out = socket.getOutputStream();
-                out.write(request(target).getBytes(StandardCharsets.ISO_8859_1));
-                out.flush();
-                Head head = readHead(in);
-                int status = head.status();
+            HttpUrl url = pinnedUrl(target, hop);
+            long remaining = deadline - System.nanoTime();
+            if (remaining <= 0) {
+                throw timedOut(target.scheme());
+            }
+            Set<InetAddress> checked = Set.copyOf(target.addresses());
+            OkHttpClient pinned = client().newBuilder()
+                    .dns(new PinnedDns(url.host(), List.copyOf(target.addresses())))
+                    .addNetworkInterceptor(chain -> {
+                        // belt and braces: the connection (new or pooled) goes to an address the policy checked
+                        InetAddress connected = chain.connection().route().socketAddress().getAddress();
+                        if (!checked.contains(connected)) {
+                            throw new IOException("connected to an address the policy did not check");
+                        }
+                        return chain.proceed(chain.request());
+                    })
+                    .connectTimeout(Duration.ofNanos(Math.min(remaining, connectTimeout.toNanos())))
+                    .callTimeout(Duration.ofNanos(remaining))
+                    .build();
+            Request request = new Request.Builder().url(url).get()
+                    .header("User-Agent", "xray-screening")
+                    .header("Accept", "*/*")
+                    // the size limit applies to the bytes on the wire, as before: no transparent gzip
+                    .header("Accept-Encoding", "identity")
+                    .build();
+            Call call = pinned.newCall(request);
+            try (Response response = call.execute()) {
+                int status = response.code();
                 if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
                     if (hop >= MAX_REDIRECTS) {
                         throw new InvalidEventException(IMAGE_UNREACHABLE, "more than " + MAX_REDIRECTS + " redirects");
                     }
-                    current = redirectTarget(current, head.headers().get("location"));
+                    current = redirectTarget(current, response.header("Location"));
                     continue;
                 }
                 if (status < 200 || status > 299) {
                     throw new InvalidEventException(IMAGE_UNREACHABLE, "HTTP status " + status);
                 }
-                return readBody(in, head.headers());
-            } catch (SocketTimeoutException e) {
+                return readBody(call, response.body());
+            } catch (InterruptedIOException e) { // includes SocketTimeoutException and OkHttp's call timeout
                 throw timedOut(target.scheme());
             } catch (IOException e) {
+                if (deadline - System.nanoTime() <= 0) {
+                    throw timedOut(target.scheme());
+                }
                 throw new InvalidEventException(IMAGE_UNREACHABLE, target.scheme() + " download failed ("
                         + e.getClass().getSimpleName() + ")");
             }
         }
+    }
+
+    /**
+     * The URL OkHttp will request, refused unless OkHttp reads it as the same scheme, host, port and path that
+     * the policy checked (no parser differential), and, for an IP literal (which OkHttp connects to without
+     * asking its {@link Dns}), unless that address is one the policy checked.
+     */
+    private static HttpUrl pinnedUrl(ImageSourcePolicy.HttpTarget target, int hop) throws InvalidEventException {
+        URI uri = target.uri();
+        HttpUrl url = HttpUrl.parse(uri.toASCIIString());
+        String checkedPath = uri.getPath() == null || uri.getPath().isEmpty() ? "/" : uri.getPath();
+        if (url == null || !url.scheme().equals(target.scheme()) || url.port() != target.port()
+                || !sameHost(url.host(), target.host())
+                || !("/" + String.join("/", url.pathSegments())).equals(checkedPath)) {
+            String detail = target.scheme() + ": URI is read differently by the HTTP client";
+            throw ImageSourcePolicy.notAllowed(hop > 0 ? "redirect refused: " + detail : detail);
+        }
+        if (isIpLiteral(url.host())) {
+            InetAddress literal;
+            try {
+                literal = InetAddress.getByName(url.host()); // a literal: parsed, never looked up
+            } catch (UnknownHostException e) {
+                throw ImageSourcePolicy.notAllowed(target.scheme() + ": URI host is not a usable address");
+            }
+            if (!target.addresses().contains(literal)) {
+                String detail = target.scheme() + ": URI host is not an address the policy checked";
+                throw ImageSourcePolicy.notAllowed(hop > 0 ? "redirect refused: " + detail : detail);
+            }
+        }
+        return url;
+    }
+
+    private static boolean isIpLiteral(String host) {
+        return host.indexOf(':') >= 0 || host.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
+    }
+
+    /** Same host, ignoring case, IPv6 brackets, trailing dots and IPv6 spelling. */
+    private static boolean sameHost(String okHost, String checkedHost) {
+        String a = stripHost(okHost);
+        String b = stripHost(checkedHost);
+        if (a.equals(b)) {
+            return true;
+        }
+        if (a.indexOf(':') >= 0 && b.indexOf(':') >= 0) {
+            try {
+                return InetAddress.getByName(a).equals(InetAddress.getByName(b)); // literals: no lookup
+            } catch (UnknownHostException e) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private static String stripHost(String host) {
+        String h = host.toLowerCase(Locale.ROOT);
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        while (h.endsWith(".")) {
+            h = h.substring(0, h.length() - 1);
+        }
+        return h;
     }
 
     private InvalidEventException timedOut(String scheme) {
@@ -242,210 +345,102 @@ public final class ImageLoader implements Serializable {
         return next;
     }
 
-    /** A socket to one of the addresses the policy checked (in order), TLS on top for https. */
-    private Socket connect(ImageSourcePolicy.HttpTarget target, long deadline)
-            throws IOException, InvalidEventException {
-        IOException last = null;
-        for (InetAddress address : target.addresses()) {
-            long remaining = remainingMillis(deadline);
-            if (remaining <= 0) {
-                throw timedOut(target.scheme());
-            }
-            Socket socket = new Socket();
-            try {
-                socket.connect(new InetSocketAddress(address, target.port()),
-                        (int) Math.min(remaining, connectTimeout.toMillis()));
-                if (!target.scheme().equals("https")) {
-                    return socket;
-                }
-                return tls(socket, target, deadline);
-            } catch (IOException e) {
-                socket.close();
-                last = e;
-            }
-        }
-        throw last != null ? last : new IOException("no address");
-    }
-
-    /** TLS over the connected socket: certificate checked against the host name, which is also sent as SNI. */
-    private static Socket tls(Socket plain, ImageSourcePolicy.HttpTarget target, long deadline) throws IOException {
-        String host = target.host();
-        boolean literal = host.startsWith("[") || host.chars().allMatch(c -> Character.isDigit(c) || c == '.');
-        String name = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-        SSLSocket ssl = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault())
-                .createSocket(plain, name, target.port(), true);
-        SSLParameters params = ssl.getSSLParameters();
-        params.setEndpointIdentificationAlgorithm("HTTPS");
-        if (!literal) {
-            params.setServerNames(List.of(new SNIHostName(name)));
-        }
-        ssl.setSSLParameters(params);
-        ssl.setSoTimeout((int) Math.max(1, remainingMillis(deadline)));
-        ssl.startHandshake();
-        return ssl;
-    }
-
-    private static String request(ImageSourcePolicy.HttpTarget target) {
-        URI u = target.uri();
-        String path = u.getRawPath() == null || u.getRawPath().isEmpty() ? "/" : u.getRawPath();
-        if (u.getRawQuery() != null) {
-            path += "?" + u.getRawQuery();
-        }
-        boolean defaultPort = target.port() == (target.scheme().equals("https") ? 443 : 80);
-        String host = target.host() + (defaultPort ? "" : ":" + target.port());
-        return "GET " + path + " HTTP/1.1\r\n"
-                + "Host: " + host + "\r\n"
-                + "User-Agent: xray-screening\r\n"
-                + "Accept: */*\r\n"
-                + "Connection: close\r\n\r\n";
-    }
-
-    private static Head readHead(InputStream in) throws IOException, InvalidEventException {
-        int[] budget = {MAX_HEADER_BYTES};
-        while (true) {
-            String statusLine = readLine(in, budget);
-            if (statusLine == null || !statusLine.startsWith("HTTP/") || statusLine.length() < 12) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed HTTP response");
-            }
-            int status;
-            try {
-                status = Integer.parseInt(statusLine.substring(9, 12));
-            } catch (NumberFormatException e) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed HTTP response");
-            }
-            Map<String, String> headers = new HashMap<>();
-            for (String line = readLine(in, budget); line != null && !line.isEmpty(); line = readLine(in, budget)) {
-                int colon = line.indexOf(':');
-                if (colon > 0) {
-                    headers.putIfAbsent(line.substring(0, colon).trim().toLowerCase(Locale.ROOT),
-                            line.substring(colon + 1).trim());
-                }
-            }
-            if (status >= 100 && status < 200 && status != 101) {
-                continue; // interim response (100 Continue, 103 Early Hints)
-            }
-            return new Head(status, headers);
-        }
-    }
-
-    /** One line without its CR LF (or LF), null at end of stream; counts against the header budget. */
-    private static String readLine(InputStream in, int[] budget) throws IOException, InvalidEventException {
-        StringBuilder line = new StringBuilder();
-        int c;
-        while ((c = in.read()) >= 0) {
-            if (--budget[0] < 0) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "HTTP response head is too long");
-            }
-            if (c == '\n') {
-                int n = line.length();
-                return n > 0 && line.charAt(n - 1) == '\r' ? line.substring(0, n - 1) : line.toString();
-            }
-            line.append((char) c);
-        }
-        return line.length() == 0 ? null : line.toString();
-    }
-
-    private byte[] readBody(InputStream in, Map<String, String> headers) throws IOException, InvalidEventException {
+    /** A Content-Length over the limit is refused unread; otherwise the body is read with a bound. */
+    private byte[] readBody(Call call, ResponseBody body) throws IOException, InvalidEventException {
         long max = limits.maxBytes();
-        String transfer = headers.getOrDefault("transfer-encoding", "").toLowerCase(Locale.ROOT);
-        if (transfer.contains("chunked")) {
-            return readChunked(in, max);
+        long declared = body.contentLength();
+        if (declared > max) {
+            call.cancel(); // close the connection rather than let OkHttp drain the body
+            throw new InvalidEventException(IMAGE_TOO_LARGE, "download is " + declared
+                    + " bytes (Content-Length), over the limit of " + max);
         }
-        String declared = headers.get("content-length");
-        if (declared != null) {
-            long length;
-            try {
-                length = Long.parseLong(declared.trim());
-            } catch (NumberFormatException e) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed Content-Length");
-            }
-            if (length > max) {
-                throw new InvalidEventException(IMAGE_TOO_LARGE, "download is " + length
-                        + " bytes (Content-Length), over the limit of " + max);
-            }
-            if (length < 0) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed Content-Length");
-            }
-            byte[] body = in.readNBytes((int) length);
-            if (body.length < length) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "download ended early");
-            }
-            return body;
+        try { // the caller's Response.close() closes the stream
+            return readBounded(body.byteStream(), "download");
+        } catch (InvalidEventException e) {
+            call.cancel(); // over the limit: hang up first, so that closing does not drain the rest
+            throw e;
         }
-        return readBounded(in, "download");
     }
 
-    private static byte[] readChunked(InputStream in, long max) throws IOException, InvalidEventException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int[] budget = {MAX_HEADER_BYTES};
-        while (true) {
-            String sizeLine = readLine(in, budget);
-            if (sizeLine == null) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "download ended early");
-            }
-            budget[0] = MAX_HEADER_BYTES;
-            int semi = sizeLine.indexOf(';');
-            long size;
-            try {
-                size = Long.parseLong((semi >= 0 ? sizeLine.substring(0, semi) : sizeLine).trim(), 16);
-            } catch (NumberFormatException e) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed chunked body");
-            }
-            if (size < 0) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "malformed chunked body");
-            }
-            if (size == 0) {
-                for (String t = readLine(in, budget); t != null && !t.isEmpty(); t = readLine(in, budget)) {
-                    // trailers: ignored
+    // ------------------------------------------------------------------------------------------- client
+
+    /**
+     * The loader's HTTP client, created on first use (it is transient: each deserialized copy, e.g. each Flink
+     * subtask, has its own). Never resolves names itself - every call gets a {@link PinnedDns} - never uses a
+     * proxy, follows no redirects (the loader does, re-checking each hop), keeps at most two idle connections.
+     */
+    private OkHttpClient client() throws InvalidEventException {
+        OkHttpClient c = client;
+        if (c == null) {
+            synchronized (this) {
+                c = client;
+                if (c == null) {
+                    c = newClient();
+                    client = c;
                 }
-                return out.toByteArray();
             }
-            if (out.size() + size > max) {
-                throw new InvalidEventException(IMAGE_TOO_LARGE, "download is over the limit of " + max + " bytes");
+        }
+        return c;
+    }
+
+    private OkHttpClient newClient() throws InvalidEventException {
+        OkHttpClient.Builder b = new OkHttpClient.Builder()
+                .proxy(Proxy.NO_PROXY)
+                .followRedirects(false)
+                .followSslRedirects(false)
+                .dns(hostname -> {
+                    throw new UnknownHostException("no address was checked for this host");
+                })
+                .connectionPool(new ConnectionPool(2, 30, TimeUnit.SECONDS))
+                .connectTimeout(connectTimeout)
+                .readTimeout(requestTimeout)
+                .writeTimeout(requestTimeout)
+                .callTimeout(requestTimeout);
+        if (trust != null) {
+            try {
+                X509TrustManager tm = trust.trustManager();
+                SSLContext context = SSLContext.getInstance("TLS");
+                context.init(null, new TrustManager[] {tm}, null);
+                b.sslSocketFactory(context.getSocketFactory(), tm);
+            } catch (GeneralSecurityException e) {
+                throw new InvalidEventException(IMAGE_UNREACHABLE, "https trust cannot be set up ("
+                        + e.getClass().getSimpleName() + ")");
             }
-            byte[] chunk = in.readNBytes((int) size);
-            if (chunk.length < size) {
-                throw new InvalidEventException(IMAGE_UNREACHABLE, "download ended early");
-            }
-            out.writeBytes(chunk);
-            readLine(in, budget); // CR LF after the chunk
+        }
+        return b.build();
+    }
+
+    /** Closes idle pooled connections and drops the client; the loader creates a new one if used again. */
+    @Override
+    public void close() {
+        OkHttpClient c;
+        synchronized (this) {
+            c = client;
+            client = null;
+        }
+        if (c != null) {
+            c.connectionPool().evictAll();
         }
     }
 
-    private static long remainingMillis(long deadline) {
-        return (deadline - System.nanoTime()) / 1_000_000;
+    /**
+     * Answers only for the one host name of the URL being fetched, and only with the addresses the policy
+     * checked: OkHttp connects to one of those (trying them in order), never to a second DNS answer. A record,
+     * so that a pooled connection is reused only for a call pinned to the same host and addresses.
+     */
+    private record PinnedDns(String host, List<InetAddress> addresses) implements Dns {
+        @Override
+        public List<InetAddress> lookup(String hostname) throws UnknownHostException {
+            if (!hostname.equals(host)) {
+                throw new UnknownHostException("no address was checked for this host");
+            }
+            return addresses;
+        }
     }
 
-    /** Reads from the socket with its timeout set to what is left of the total deadline before every read. */
-    private static final class DeadlineInputStream extends InputStream {
-        private final Socket socket;
-        private final InputStream in;
-        private final long deadline;
-
-        DeadlineInputStream(Socket socket, long deadline) throws IOException {
-            this.socket = socket;
-            this.in = socket.getInputStream();
-            this.deadline = deadline;
-        }
-
-        private void arm() throws IOException {
-            long remaining = remainingMillis(deadline);
-            if (remaining <= 0) {
-                throw new SocketTimeoutException("deadline passed");
-            }
-            socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, remaining));
-        }
-
-        @Override
-        public int read() throws IOException {
-            arm();
-            return in.read();
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            arm();
-            return in.read(b, off, len);
-        }
+    /** Where https trusts certificates; by default OkHttp's (the JVM's trust store). Replaceable in tests. */
+    @FunctionalInterface
+    interface TrustSource extends Serializable {
+        X509TrustManager trustManager() throws GeneralSecurityException;
     }
 }

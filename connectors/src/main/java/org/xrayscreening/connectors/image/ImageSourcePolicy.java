@@ -51,9 +51,10 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * either fail to parse as a host, match no configured prefix, or resolve to an address checked above.
  *
  * <p><b>DNS rebinding.</b> {@link #checkUrl} returns the addresses it checked and {@link ImageLoader} connects
- * to one of exactly those addresses (TLS still verifies the certificate against the host name and sends it as
- * SNI). Re-resolving at connect time - what {@link java.net.http.HttpClient} would do - leaves a window in
- * which a second DNS answer may point at an internal address; pinning closes it. <b>Redirects</b> are followed
+ * to one of exactly those addresses: its OkHttp client's {@code Dns} answers with them and nothing else (TLS
+ * still verifies the certificate against the host name and sends it as SNI). Re-resolving at connect time -
+ * what an HTTP client does by default - leaves a window in which a second DNS answer may point at an internal
+ * address; pinning closes it. <b>Redirects</b> are followed
  * (at most {@link ImageLoader#MAX_REDIRECTS}) and every hop is checked again as a new URI, addresses included.
  *
  * <p>Refusals name the rule, never the path or host. Immutable, thread-safe and {@link Serializable}.

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
 
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
@@ -31,7 +32,8 @@ import org.xrayscreening.connectors.event.InvalidEventException;
 /**
  * https over a connection pinned to the checked address still verifies the server certificate against the
  * URI's host name: a certificate for pacs.test is accepted for https://pacs.test/ and refused for another name
- * that resolves to the same address. The certificate is made with the JDK's keytool.
+ * that resolves to the same address; without the test's trust the (self-signed) certificate is refused. The
+ * certificate is made with the JDK's keytool.
  */
 class ImageLoaderTlsTest {
 
@@ -41,7 +43,8 @@ class ImageLoaderTlsTest {
     @TempDir
     static Path dir;
     static HttpsServer server;
-    static SSLContext previousDefault;
+    /** Trusts only the test's certificate; handed to the loader through its OkHttp trust hook. */
+    static X509TrustManager trustManager;
     static int port;
 
     @BeforeAll
@@ -74,29 +77,28 @@ class ImageLoaderTlsTest {
         server.start();
         port = server.getAddress().getPort();
 
-        // the client trusts this certificate (the loader uses the JVM's default TLS context)
+        // the client trusts this certificate (given to the loader's OkHttp client as its X509TrustManager)
         KeyStore trust = KeyStore.getInstance("PKCS12");
         trust.load(null, null);
         trust.setCertificateEntry("pacs", ks.getCertificate("pacs"));
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(trust);
-        SSLContext clientContext = SSLContext.getInstance("TLS");
-        clientContext.init(null, tmf.getTrustManagers(), null);
-        previousDefault = SSLContext.getDefault();
-        SSLContext.setDefault(clientContext);
+        trustManager = (X509TrustManager) tmf.getTrustManagers()[0];
     }
 
     @AfterAll
     static void stop() {
-        if (previousDefault != null) {
-            SSLContext.setDefault(previousDefault);
-        }
         if (server != null) {
             server.stop(0);
         }
     }
 
     static ImageLoader loader(String host) {
+        return untrustingLoader(host).withTrust(() -> trustManager);
+    }
+
+    /** The JVM's default trust store, which does not know the test's self-signed certificate. */
+    static ImageLoader untrustingLoader(String host) {
         ImageSourcePolicy policy = ImageSourcePolicy.of(List.of(), List.of("https://" + host + ":" + port + "/"), true)
                 .withResolver(ImageSourcePolicyTest.fakeDns(Map.of(host, new String[] {"127.0.0.1"})));
         return new ImageLoader(new ImageLimits(1000, 1000, 100), policy, Duration.ofSeconds(2), Duration.ofSeconds(10));
@@ -115,5 +117,29 @@ class ImageLoaderTlsTest {
         assertThat(e).isNotNull();
         assertThat(e.reason()).isEqualTo(DeadLetterReason.IMAGE_UNREACHABLE);
         assertThat(e.detail()).contains("SSL").doesNotContain("other.test");
+    }
+
+    @Test
+    void certificateNotTrustedByTheJvmIsRefused() {
+        InvalidEventException e = catchThrowableOfType(InvalidEventException.class, () -> untrustingLoader("pacs.test")
+                .load(ImageReference.at(ImageReference.PNG, "https://pacs.test:" + port + "/ok")));
+        assertThat(e).isNotNull();
+        assertThat(e.reason()).isEqualTo(DeadLetterReason.IMAGE_UNREACHABLE);
+        assertThat(e.detail()).contains("SSL").doesNotContain("pacs.test");
+    }
+
+    @Test
+    void loaderWithTrustIsSerializableAndWorksAfterwards() throws Exception {
+        ImageLoader loader = loader("pacs.test");
+        var bos = new java.io.ByteArrayOutputStream();
+        try (var out = new java.io.ObjectOutputStream(bos)) {
+            out.writeObject(loader);
+        }
+        try (var in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bos.toByteArray()))) {
+            ImageLoader copy = (ImageLoader) in.readObject();
+            assertThat(copy.load(ImageReference.at(ImageReference.PNG, "https://pacs.test:" + port + "/ok")))
+                    .isEqualTo(BODY);
+            copy.close();
+        }
     }
 }

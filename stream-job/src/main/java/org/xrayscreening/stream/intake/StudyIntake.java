@@ -59,6 +59,14 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     }
 
     @Override
+    public void close() throws Exception {
+        if (loader != null) {
+            loader.close(); // idle HTTP connections of claim-check downloads
+        }
+        super.close();
+    }
+
+    @Override
     public void processElement(RawRecord record, Context ctx, Collector<StudyImage> out) {
         ScreeningMetrics.get().eventsConsumed.inc();
         try {

@@ -344,6 +344,7 @@ public final class TrainerService implements AutoCloseable {
         if (producer != null) {
             producer.close(Duration.ofSeconds(10));
         }
+        loader.close(); // idle HTTP connections of claim-check downloads
         LOG.info("trainer stopped: {} studies stored, {} redeliveries, {} dead letters, {} refits", accepted.get(),
                 unchanged.get(), deadLettered.get(), refits.size());
     }
