@@ -66,6 +66,8 @@ refused "a password in kafka.clientProperties" "looks like a credential" --set-s
 refused "trainer CronJob and Deployment together" "enable one" --set trainer.serve.enabled=true
 refused "an allocator the images cannot preload" "nativeRuntime.allocator must be" --set nativeRuntime.allocator=tcmalloc
 refused "an unknown upgrade mode" "upgradeMode" --set streamJob.upgradeMode=fast
+refused "an image URL prefix that is not http(s)" "must start with https://" --set 'streamJob.imageSources.urlPrefixes={ftp://pacs/}'
+refused "a relative image file root" "must be an absolute path" --set 'trainer.imageSources.fileRoots={spool}'
 
 # No credential may reach a rendered manifest: only references to Secrets.
 for f in "$OUT/default.yaml" "$OUT/all-on.yaml"; do

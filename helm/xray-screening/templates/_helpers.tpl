@@ -170,6 +170,18 @@ Checks on values that would otherwise fail only at run time.
 {{- if lt (int .Values.streamJob.parallelism) 1 }}
 {{- fail "streamJob.parallelism must be >= 1" }}
 {{- end }}
+{{- range $who, $src := dict "streamJob" .Values.streamJob.imageSources "trainer" .Values.trainer.imageSources }}
+{{- range $src.urlPrefixes }}
+{{- if not (or (hasPrefix "https://" .) (hasPrefix "http://" .)) }}
+{{- fail (printf "%s.imageSources.urlPrefixes: %q must start with https:// or http://" $who .) }}
+{{- end }}
+{{- end }}
+{{- range $src.fileRoots }}
+{{- if not (hasPrefix "/" .) }}
+{{- fail (printf "%s.imageSources.fileRoots: %q must be an absolute path" $who .) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -256,6 +268,24 @@ Topic flags shared by the stream job (all seven topics).
 {{- end }}
 
 {{/*
+Claim-check allow-list flags (the same for the stream job and the trainer's serve command).
+Usage: include "xray-screening.imageSourceArgs" .Values.streamJob.imageSources
+*/}}
+{{- define "xray-screening.imageSourceArgs" -}}
+{{- range .fileRoots }}
+- --allow-file-root
+- {{ . | quote }}
+{{- end }}
+{{- range .urlPrefixes }}
+- --allow-url-prefix
+- {{ . | quote }}
+{{- end }}
+{{- if .allowPrivateAddresses }}
+- --allow-private-addresses
+{{- end }}
+{{- end }}
+
+{{/*
 Trainer pod spec shared by the CronJob and the Deployment.
 Usage: include "xray-screening.trainerPodSpec" (dict "ctx" $ "command" "refit" "extraArgs" list "restartPolicy" "OnFailure")
 */}}
@@ -313,6 +343,9 @@ containers:
       {{- if eq .command "serve" }}
       - --schedule
       - {{ $v.trainer.schedule | quote }}
+      {{- with include "xray-screening.imageSourceArgs" $v.trainer.imageSources }}
+      {{- . | trim | nindent 6 }}
+      {{- end }}
       {{- end }}
       {{- range .extraArgs }}
       - {{ . | quote }}

@@ -4,6 +4,7 @@ import java.io.Serializable;
 import java.time.Duration;
 import java.util.List;
 import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 
 /**
@@ -16,6 +17,7 @@ public record JobSettings(
         EnsemblePolicy policy,
         Duration ensembleTimeout,
         ImageLimits imageLimits,
+        ImageSourcePolicy imageSources,
         int canonicalMaxSide,
         String metricsHost,
         int metricsPort,
@@ -26,6 +28,7 @@ public record JobSettings(
 
     public JobSettings {
         models = List.copyOf(models);
+        java.util.Objects.requireNonNull(imageSources, "imageSources");
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one model is needed");
         }

@@ -20,6 +20,7 @@ import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.KafkaClientProperties;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
@@ -103,6 +104,23 @@ public class ScreeningJob implements Callable<Integer> {
         @Option(scope = ScopeType.INHERIT, names = "--max-image-pixels", defaultValue = "50000000", description = "Largest image accepted (pixels).")
         public long maxImagePixels;
 
+        @Option(scope = ScopeType.INHERIT, names = "--allow-file-root", split = ",", paramLabel = "DIR",
+                description = "Folder whose files xray.acquired events may name as file: claim checks (repeatable, or "
+                        + "comma-separated). Real paths are compared: no .., no symbolic links out of it. Default: none.")
+        public List<Path> allowFileRoots = new ArrayList<>();
+
+        @Option(scope = ScopeType.INHERIT, names = "--allow-url-prefix", split = ",", paramLabel = "URL",
+                description = "http(s) URL prefix that claim checks may start with, e.g. https://pacs.example/wado/ "
+                        + "(repeatable, or comma-separated). Compared by scheme, host, port and path segments; "
+                        + "redirects are checked again. Default: none.")
+        public List<String> allowUrlPrefixes = new ArrayList<>();
+
+        @Option(scope = ScopeType.INHERIT, names = "--allow-private-addresses", defaultValue = "false",
+                description = "Allow URL prefixes whose host resolves to a loopback or private address (10/8, "
+                        + "172.16/12, 192.168/16, 100.64/10, fc00::/7). Link-local (cloud metadata), unspecified and "
+                        + "multicast addresses stay refused.")
+        public boolean allowPrivateAddresses;
+
         @Option(scope = ScopeType.INHERIT, names = "--canonical-max-side", defaultValue = "512",
                 description = "Images are reduced to this longer side before they fan out to the models.")
         public int canonicalMaxSide;
@@ -160,8 +178,17 @@ public class ScreeningJob implements Callable<Integer> {
                     new EnsemblePolicy(threshold, indeterminateBand, maxDisagreement, minModels),
                     Duration.ofMillis(ensembleTimeoutMs),
                     new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
-                    canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
+                    imageSources(), canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
                     minLabelledPositives);
+        }
+
+        /**
+         * Where claim-check images may be read from: {@code --allow-file-root}, {@code --allow-url-prefix},
+         * {@code --allow-private-addresses}. Nothing by default (inline images only).
+         */
+        public ImageSourcePolicy imageSources() {
+            return ImageSourcePolicy.of(allowFileRoots == null ? List.of() : allowFileRoots,
+                    allowUrlPrefixes == null ? List.of() : allowUrlPrefixes, allowPrivateAddresses);
         }
 
         public Map<String, String> kafkaClientProperties() {

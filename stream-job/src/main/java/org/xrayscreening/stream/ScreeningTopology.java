@@ -60,7 +60,7 @@ public final class ScreeningTopology {
         SingleOutputStreamOperator<StudyImage> studies = env
                 .fromSource(sources.acquired(), WatermarkStrategy.noWatermarks(), "xray.acquired")
                 .uid("source-acquired")
-                .process(new StudyIntake(settings.imageLimits(), settings.canonicalMaxSide(),
+                .process(new StudyIntake(settings.imageLimits(), settings.imageSources(), settings.canonicalMaxSide(),
                         settings.metricsHost(), settings.metricsPort()))
                 .name("validate-decode").uid("intake");
         DataStream<DeadLetter> deadLetters = studies.getSideOutput(StudyIntake.DEAD_LETTERS);

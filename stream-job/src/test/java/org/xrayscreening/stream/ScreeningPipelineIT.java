@@ -135,7 +135,12 @@ class ScreeningPipelineIT {
         byte[] huge = SampleStudies.encode(new BufferedImage(2100, 2100, BufferedImage.TYPE_BYTE_GRAY), "png");
         bad(bad, expectedReasons, "bad-oversize", event("bad-oversize", ImageReference.at(ImageReference.PNG, write("huge.png", huge))), DeadLetterReason.IMAGE_TOO_LARGE);
         bad(bad, expectedReasons, "bad-gif", event("bad-gif", ImageReference.inline("image/gif", new byte[] {71, 73, 70})), DeadLetterReason.UNKNOWN_CONTENT_TYPE);
-        bad(bad, expectedReasons, "bad-missing-file", event("bad-missing-file", ImageReference.at(ImageReference.PNG, dir.resolve("nope.png").toUri().toString())), DeadLetterReason.IMAGE_UNREACHABLE);
+        bad(bad, expectedReasons, "bad-missing-file", event("bad-missing-file", ImageReference.at(ImageReference.PNG, dir.resolve("images/nope.png").toUri().toString())), DeadLetterReason.IMAGE_UNREACHABLE);
+        // claim checks outside --allow-file-root / --allow-url-prefix (issue 12): refused, never read
+        bad(bad, expectedReasons, "bad-etc-passwd", event("bad-etc-passwd", ImageReference.at(ImageReference.PNG, "file:///etc/passwd")), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        bad(bad, expectedReasons, "bad-metrics-ssrf", event("bad-metrics-ssrf", ImageReference.at(ImageReference.PNG, "http://127.0.0.1:9404/metrics")), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        bad(bad, expectedReasons, "bad-outside-root", event("bad-outside-root", ImageReference.at(ImageReference.PNG,
+                dir.resolve("images").toUri() + "../registry/" + Architecture.MOBILENET.id())), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
         bad(bad, expectedReasons, "bad-base64", json("{\"schemaVersion\":1,\"studyId\":\"bad-base64\",\"acquiredAt\":\"2026-11-26T08:00:00Z\",\"image\":{\"contentType\":\"image/png\",\"data\":\"%%%not base64%%%\"}}"), DeadLetterReason.INVALID_FIELD);
 
         // --- expected model outputs, computed outside the pipeline on the same canonical images
@@ -159,7 +164,8 @@ class ScreeningPipelineIT {
                 "--registry", registry.root().toString(), "--parallelism", "2", "--checkpoint-interval", "1000",
                 "--ensemble-timeout", "180000", "--threshold", Double.toString(threshold),
                 "--indeterminate-band", "0", "--max-disagreement", "1.0", "--metrics-port", "0",
-                "--max-image-pixels", "4000000", "--transactional-id-prefix", "it-" + System.nanoTime());
+                "--max-image-pixels", "4000000", "--transactional-id-prefix", "it-" + System.nanoTime(),
+                "--allow-file-root", dir.resolve("images").toString());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         cli.options.configure(env);
         ScreeningTopology.build(env, cli.options.kafkaSources(), cli.options.kafkaSinks(), cli.options.settings());
@@ -224,6 +230,8 @@ class ScreeningPipelineIT {
                 assertThat(byKey.get(key).reason()).as(key).isEqualTo(reason);
                 assertThat(java.util.Base64.getDecoder().decode(byKey.get(key).originalValueBase64())).isEqualTo(bad.get(key));
                 assertThat(byKey.get(key).sourceTopic()).isEqualTo("xray.acquired");
+                assertThat(byKey.get(key).detail()).as(key).doesNotContain("PATIENT", "passwd", "127.0.0.1",
+                        "registry", dir.toString());
             });
 
             // consumed = recommendations + dead letters

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -40,7 +41,14 @@ class ImageLoaderTest {
     static String base;
 
     final ImageLimits limits = new ImageLimits(4000, 1_000_000, 1000);
-    final ImageLoader loader = new ImageLoader(limits, Duration.ofSeconds(2), Duration.ofSeconds(5));
+    /** The test server listens on loopback: allowed by prefix, with private addresses allowed. */
+    final ImageSourcePolicy serverOnly = ImageSourcePolicy.of(List.of(), List.of(base + "/"), true);
+    final ImageLoader loader = new ImageLoader(limits, serverOnly, Duration.ofSeconds(2), Duration.ofSeconds(5));
+
+    ImageLoader loaderFor(Path root) {
+        return new ImageLoader(limits, serverOnly.withFileRoots(List.of(root)), Duration.ofSeconds(2),
+                Duration.ofSeconds(5));
+    }
 
     @BeforeAll
     static void startServer() throws IOException {
@@ -54,6 +62,32 @@ class ImageLoaderTest {
         server.createContext("/redirect", ex -> {
             ex.getResponseHeaders().add("Location", base + "/ok");
             respond(ex, 302, new byte[0], -1);
+        });
+        server.createContext("/relative-redirect", ex -> {
+            ex.getResponseHeaders().add("Location", "/ok");
+            respond(ex, 307, new byte[0], -1);
+        });
+        server.createContext("/loop", ex -> {
+            ex.getResponseHeaders().add("Location", "/loop");
+            respond(ex, 302, new byte[0], -1);
+        });
+        // redirects to where the policy must refuse to go: cloud metadata, a numeric loopback spelling, a file
+        server.createContext("/to-metadata", ex -> {
+            ex.getResponseHeaders().add("Location", "http://169.254.169.254/latest/meta-data/" + SECRET);
+            respond(ex, 302, new byte[0], -1);
+        });
+        server.createContext("/to-decimal-loopback", ex -> {
+            ex.getResponseHeaders().add("Location", "http://2130706433:" + server.getAddress().getPort() + "/ok");
+            respond(ex, 302, new byte[0], -1);
+        });
+        server.createContext("/to-file", ex -> {
+            ex.getResponseHeaders().add("Location", "file:///etc/passwd");
+            respond(ex, 302, new byte[0], -1);
+        });
+        // echoes the Host header it received
+        server.createContext("/host", ex -> {
+            byte[] host = ex.getRequestHeaders().getFirst("Host").getBytes();
+            respond(ex, 200, host, host.length);
         });
         // declares its size: refused before the body is read
         server.createContext("/big-declared", ex -> respond(ex, 200, new byte[5000], 5000));
@@ -130,6 +164,7 @@ class ImageLoaderTest {
 
     @Test
     void file(@TempDir Path dir) throws Exception {
+        ImageLoader loader = loaderFor(dir);
         Path ok = Files.write(dir.resolve(SECRET + ".png"), BODY);
         assertThat(loader.load(uri(ok.toUri().toString()))).isEqualTo(BODY);
         assertThat(loader.load(uri("file://localhost" + ok.toAbsolutePath()))).isEqualTo(BODY);
@@ -150,6 +185,54 @@ class ImageLoaderTest {
     }
 
     @Test
+    void redirectsAreFollowedOnlyWhereThePolicyAllows() throws Exception {
+        assertThat(loader.load(uri(base + "/relative-redirect"))).isEqualTo(BODY);
+        // allowed prefixes include the metadata address: link-local is refused all the same
+        ImageLoader generous = new ImageLoader(limits, ImageSourcePolicy.of(List.of(),
+                List.of(base + "/", "http://169.254.169.254/"), true), Duration.ofSeconds(2), Duration.ofSeconds(5));
+        for (ImageLoader l : List.of(loader, generous)) {
+            for (String path : List.of("/to-metadata", "/to-decimal-loopback", "/to-file")) {
+                InvalidEventException e = failure(l, uri(base + path), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+                assertThat(e.detail()).startsWith("redirect refused").doesNotContain("169.254", "2130706433",
+                        "passwd", "127.0.0.1");
+            }
+        }
+        assertThat(failure(loader, uri(base + "/loop"), DeadLetterReason.IMAGE_UNREACHABLE).detail())
+                .contains("redirects");
+    }
+
+    @Test
+    void onlyAllowedPrefixesAreFetched() {
+        ImageLoader narrow = new ImageLoader(limits, ImageSourcePolicy.of(List.of(), List.of(base + "/ok"), true),
+                Duration.ofSeconds(2), Duration.ofSeconds(5));
+        failure(narrow, uri(base + "/error"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        failure(narrow, uri(base + "/okay"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        // /redirect is not allowed itself
+        failure(narrow, uri(base + "/redirect"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        // loopback needs --allow-private-addresses even when the prefix is listed
+        ImageLoader noPrivate = new ImageLoader(limits, ImageSourcePolicy.of(List.of(), List.of(base + "/"), false),
+                Duration.ofSeconds(2), Duration.ofSeconds(5));
+        assertThat(failure(noPrivate, uri(base + "/ok"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED).detail())
+                .contains("loopback").doesNotContain("127.0.0.1");
+        // the default loader reads inline images only
+        failure(new ImageLoader(limits), uri(base + "/ok"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+    }
+
+    @Test
+    void connectsToTheAddressThatWasCheckedNotToASecondDnsAnswer() throws Exception {
+        // "pacs.test" exists only in this resolver: the download can only work if the loader connects to the
+        // address the policy checked instead of resolving the name again. The Host header keeps the name.
+        int port = server.getAddress().getPort();
+        ImageSourcePolicy pinned = ImageSourcePolicy.of(List.of(), List.of("http://pacs.test:" + port + "/"), true)
+                .withResolver(host -> host.equals("pacs.test")
+                        ? new InetAddress[] {InetAddress.getByAddress("pacs.test", new byte[] {127, 0, 0, 1})}
+                        : InetAddress.getAllByName(host));
+        ImageLoader l = new ImageLoader(limits, pinned, Duration.ofSeconds(2), Duration.ofSeconds(5));
+        assertThat(l.load(uri("http://pacs.test:" + port + "/ok"))).isEqualTo(BODY);
+        assertThat(new String(l.load(uri("http://pacs.test:" + port + "/host")))).isEqualTo("pacs.test:" + port);
+    }
+
+    @Test
     void httpErrorsAreUnreachable() {
         assertThat(failure(loader, uri(base + "/missing/" + SECRET), DeadLetterReason.IMAGE_UNREACHABLE).detail())
                 .contains("404");
@@ -163,6 +246,8 @@ class ImageLoaderTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
         }
+        ImageLoader loader = new ImageLoader(limits, ImageSourcePolicy.of(List.of(),
+                List.of("http://127.0.0.1:" + port + "/"), true), Duration.ofSeconds(2), Duration.ofSeconds(5));
         failure(loader, uri("http://127.0.0.1:" + port + "/" + SECRET), DeadLetterReason.IMAGE_UNREACHABLE);
     }
 
@@ -180,7 +265,7 @@ class ImageLoaderTest {
 
     @Test
     void slowBodyTimesOut() {
-        ImageLoader impatient = new ImageLoader(limits, Duration.ofSeconds(1), Duration.ofMillis(700));
+        ImageLoader impatient = new ImageLoader(limits, serverOnly, Duration.ofSeconds(1), Duration.ofMillis(700));
         long t0 = System.nanoTime();
         assertThat(failure(impatient, uri(base + "/slow"), DeadLetterReason.IMAGE_UNREACHABLE).detail())
                 .contains("timed out");

@@ -24,6 +24,7 @@ import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.stream.ScreeningJob;
 import org.xrayscreening.stream.local.DemoModels;
 import org.xrayscreening.stream.local.EmbeddedPipeline;
+import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.local.SampleStudies;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -85,6 +86,7 @@ public class ScreeningBenchmark implements Callable<Integer> {
             options.checkpointIntervalMs = 1000;
         }
         options.metricsPort = 0;
+        LocalScreening.allowLocalImageSources(options, workDir, null); // the synthetic DICOM spool
         if (untrainedNative) {
             options.registry = untrainedNativeRegistry(workDir.resolve("bench-registry"));
         }

@@ -16,6 +16,7 @@ import org.xrayscreening.connectors.event.XrayAcquired;
 import org.xrayscreening.connectors.image.ImageDecoder;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageLoader;
+import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.RawRecord;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 
@@ -30,6 +31,7 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     private static final Logger LOG = LoggerFactory.getLogger(StudyIntake.class);
 
     private final ImageLimits limits;
+    private final ImageSourcePolicy imageSources;
     private final int canonicalMaxSide;
     private final String metricsHost;
     private final int metricsPort;
@@ -37,8 +39,11 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     private transient ImageLoader loader;
     private transient ImageDecoder decoder;
 
-    public StudyIntake(ImageLimits limits, int canonicalMaxSide, String metricsHost, int metricsPort) {
+    /** @param imageSources where claim-check images may be read from (a refusal is an IMAGE_SOURCE_NOT_ALLOWED dead letter) */
+    public StudyIntake(ImageLimits limits, ImageSourcePolicy imageSources, int canonicalMaxSide, String metricsHost,
+                       int metricsPort) {
         this.limits = limits;
+        this.imageSources = java.util.Objects.requireNonNull(imageSources, "imageSources");
         this.canonicalMaxSide = canonicalMaxSide;
         this.metricsHost = metricsHost;
         this.metricsPort = metricsPort;
@@ -48,8 +53,17 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     public void open(OpenContext openContext) {
         ScreeningMetrics.serve(metricsHost, metricsPort);
         codec = new EventCodec(limits);
-        loader = new ImageLoader(limits);
+        loader = new ImageLoader(limits, imageSources);
+        LOG.info("image sources: {}", imageSources.summary());
         decoder = new ImageDecoder(limits);
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (loader != null) {
+            loader.close(); // idle HTTP connections of claim-check downloads
+        }
+        super.close();
     }
 
     @Override

@@ -88,6 +88,7 @@ public class LocalScreening implements Callable<Integer> {
         if (!ScreeningJob.given(spec, "--metrics-host")) {
             options.metricsHost = "127.0.0.1";
         }
+        allowLocalImageSources(options, workDir, data);
         long started = System.nanoTime();
 
         AtomicBoolean running = new AtomicBoolean(true);
@@ -137,6 +138,20 @@ public class LocalScreening implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    /**
+     * The local run reads claim checks from its own work folder (the synthetic DICOM spool) and from the
+     * {@code --data} folder when one is given, besides any {@code --allow-*} option; nothing else.
+     */
+    public static void allowLocalImageSources(ScreeningJob.Options options, Path workDir, Path data) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(workDir);
+        java.util.List<Path> roots = new java.util.ArrayList<>(options.allowFileRoots == null ? List.of() : options.allowFileRoots);
+        roots.add(workDir.toAbsolutePath());
+        if (data != null) {
+            roots.add(data.toAbsolutePath());
+        }
+        options.allowFileRoots = roots;
     }
 
     /** What the producer sent and the printer saw; the producer's fields are read by the printer thread. */

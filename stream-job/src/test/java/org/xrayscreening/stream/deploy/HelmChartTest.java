@@ -252,6 +252,39 @@ class HelmChartTest {
         assertThat(flag(args, "--schedule")).isEqualTo(map(values, "trainer").get("schedule"));
     }
 
+    @Test
+    void claimCheckAllowListIsEmptyByDefaultAndReachesTheJobAndTheServingTrainer() {
+        // defaults: no --allow-* flag anywhere, i.e. inline images only
+        for (Map<String, Object> kind : List.of(single(defaults, "FlinkDeployment"), single(defaults, "CronJob"))) {
+            List<String> args = kind.get("kind").equals("FlinkDeployment")
+                    ? strings(map(map(kind, "spec"), "job").get("args"))
+                    : strings(container(podSpecs(kind).get(0), "trainer").get("args"));
+            assertThat(args).noneMatch(a -> a.startsWith("--allow-"));
+        }
+        org.xrayscreening.stream.ScreeningJob job = new org.xrayscreening.stream.ScreeningJob();
+        new picocli.CommandLine(job).parseArgs(strings(map(map(single(defaults, "FlinkDeployment"), "spec"), "job")
+                .get("args")).toArray(String[]::new));
+        assertThat(job.options.imageSources().fileRoots()).isEmpty();
+        assertThat(job.options.imageSources().allowsPrivateAddresses()).isFalse();
+
+        // all-on: the values become repeated flags that the job's own command line accepts
+        List<String> args = strings(map(map(single(allOn, "FlinkDeployment"), "spec"), "job").get("args"));
+        Map<String, Object> sources = map(map(allOnValues, "streamJob"), "imageSources");
+        assertThat(flag(args, "--allow-file-root")).isEqualTo(strings(sources.get("fileRoots")).get(0));
+        assertThat(args).filteredOn(a -> a.equals("--allow-url-prefix")).hasSize(strings(sources.get("urlPrefixes")).size());
+        assertThat(args).contains("--allow-private-addresses");
+        org.xrayscreening.stream.ScreeningJob allOnJob = new org.xrayscreening.stream.ScreeningJob();
+        new picocli.CommandLine(allOnJob).parseArgs(args.toArray(String[]::new));
+        assertThat(allOnJob.options.imageSources().fileRoots()).containsExactly(java.nio.file.Path.of("/mnt/modality-spool"));
+        assertThat(allOnJob.options.allowUrlPrefixes).containsExactlyElementsOf(strings(sources.get("urlPrefixes")));
+        assertThat(allOnJob.options.imageSources().allowsPrivateAddresses()).isTrue();
+
+        List<String> serve = strings(container(podSpecs(single(allOn, "Deployment")).get(0), "trainer").get("args"));
+        assertThat(flag(serve, "--allow-url-prefix")).isEqualTo(
+                strings(map(map(allOnValues, "trainer"), "imageSources").get("urlPrefixes")).get(0));
+        assertThat(serve).contains("--allow-private-addresses");
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Kafka credentials
     // ---------------------------------------------------------------------------------------------

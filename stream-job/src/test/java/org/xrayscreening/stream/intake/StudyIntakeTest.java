@@ -22,6 +22,8 @@ import org.xrayscreening.connectors.event.ImageReference;
 import org.xrayscreening.connectors.event.XrayAcquired;
 import org.xrayscreening.connectors.image.DicomWriter;
 import org.xrayscreening.connectors.image.ImageLimits;
+import org.xrayscreening.connectors.image.ImageSourcePolicy;
+import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.connectors.kafka.RawRecord;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 import org.xrayscreening.stream.local.SampleStudies;
@@ -32,11 +34,17 @@ class StudyIntakeTest {
     private OneInputStreamOperatorTestHarness<RawRecord, StudyImage> harness;
     private long offset;
 
+    @TempDir
+    Path dir;
+
     @BeforeEach
     void setUp() throws Exception {
         // small limits so the oversize path is cheap to hit
         ImageLimits limits = new ImageLimits(2_000_000, 1_000_000, 2048);
-        harness = ProcessFunctionTestHarnesses.forProcessFunction(new StudyIntake(limits, 128, "127.0.0.1", 0));
+        // claim checks may come from the test's folder only
+        ImageSourcePolicy sources = ImageSourcePolicy.of(List.of(dir.resolve("images")), List.of(), false);
+        Files.createDirectories(dir.resolve("images"));
+        harness = ProcessFunctionTestHarnesses.forProcessFunction(new StudyIntake(limits, sources, 128, "127.0.0.1", 0));
     }
 
     @AfterEach
@@ -78,8 +86,8 @@ class StudyIntakeTest {
     }
 
     @Test
-    void dicomByFileUriAndJpegInlineAreAccepted(@TempDir Path dir) throws Exception {
-        Path dcm = DicomWriter.of(SyntheticChestXray.negative(2, 100).gray16()).write(dir.resolve("a.dcm"));
+    void dicomByFileUriAndJpegInlineAreAccepted() throws Exception {
+        Path dcm = DicomWriter.of(SyntheticChestXray.negative(2, 100).gray16()).write(dir.resolve("images/a.dcm"));
         send("s2", event("s2", ImageReference.at(ImageReference.DICOM, dcm.toUri().toString())));
         send("s3", event("s3", ImageReference.inline(ImageReference.JPEG,
                 SampleStudies.encode(SyntheticChestXray.negative(3, 100).gray8(), "jpeg"))));
@@ -89,16 +97,16 @@ class StudyIntakeTest {
     }
 
     @Test
-    void badRecordsGoToDeadLettersWithReasonAndOriginalBytes(@TempDir Path dir) throws Exception {
+    void badRecordsGoToDeadLettersWithReasonAndOriginalBytes() throws Exception {
         byte[] malformed = "{\"schemaVersion\":1,\"studyId\":".getBytes(StandardCharsets.UTF_8);
         send("m", malformed);
         send("n", "{\"schemaVersion\":1,\"acquiredAt\":\"2026-11-26T08:00:00Z\"}".getBytes(StandardCharsets.UTF_8));
         send("u", event("u", ImageReference.inline(ImageReference.PNG, "not an image".getBytes(StandardCharsets.UTF_8))));
         send("t", event("t", ImageReference.inline("image/gif", new byte[] {1, 2, 3})));
-        Path big = dir.resolve("big.png");
+        Path big = dir.resolve("images/big.png");
         Files.write(big, SampleStudies.encode(new BufferedImage(1500, 1500, BufferedImage.TYPE_BYTE_GRAY), "png"));
         send("o", event("o", ImageReference.at(ImageReference.PNG, big.toUri().toString())));
-        send("x", event("x", ImageReference.at(ImageReference.PNG, dir.resolve("missing.png").toUri().toString())));
+        send("x", event("x", ImageReference.at(ImageReference.PNG, dir.resolve("images/missing.png").toUri().toString())));
 
         assertThat(harness.extractOutputValues()).isEmpty();
         List<DeadLetter> dead = harness.getSideOutput(StudyIntake.DEAD_LETTERS).stream().map(r -> r.getValue()).toList();
@@ -114,5 +122,44 @@ class StudyIntakeTest {
         });
         assertThat(Base64.getDecoder().decode(dead.get(0).originalValueBase64())).isEqualTo(malformed);
         assertThat(dead.get(0).key()).isEqualTo("m");
+    }
+
+    @Test
+    void claimChecksOutsideTheAllowListBecomeExactlyOneDeadLetterEachNamingNoPathOrHost() throws Exception {
+        Path outside = Files.createDirectories(dir.resolve("PAT-SECRET-42-outside"));
+        Path secret = DicomWriter.of(SyntheticChestXray.negative(4, 64).gray16()).write(outside.resolve("study.dcm"));
+        Files.createSymbolicLink(dir.resolve("images/escape.dcm"), secret);
+        List<String> uris = List.of(
+                "file:///etc/passwd",
+                secret.toUri().toString(),                                    // exists, decodable, not allowed
+                dir.resolve("images/escape.dcm").toUri().toString(),          // symlink out of the root
+                dir.resolve("images").toUri() + "..%2FPAT-SECRET-42-outside/study.dcm",
+                "http://127.0.0.1:9404/metrics",
+                "http://2130706433:9404/metrics",
+                "https://pacs.internal.example/wado?patient=PAT-SECRET-42");
+        double before = ScreeningMetrics.get().deadLetters.labelValues("IMAGE_SOURCE_NOT_ALLOWED").get();
+        for (int i = 0; i < uris.size(); i++) {
+            send("r" + i, event("r" + i, ImageReference.at(ImageReference.DICOM, uris.get(i))));
+        }
+
+        assertThat(harness.extractOutputValues()).isEmpty();
+        List<DeadLetter> dead = harness.getSideOutput(StudyIntake.DEAD_LETTERS).stream().map(r -> r.getValue()).toList();
+        assertThat(dead).hasSize(uris.size());
+        assertThat(dead).extracting(DeadLetter::offset).containsExactly(0L, 1L, 2L, 3L, 4L, 5L, 6L);
+        assertThat(dead).allSatisfy(d -> {
+            assertThat(d.reason()).as(d.detail()).isEqualTo(DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+            assertThat(d.detail()).isNotBlank().doesNotContain("PAT-SECRET-42", "passwd", "/etc", dir.toString(),
+                    "escape", "study.dcm", "fileserver", "127.0.0.1", "2130706433", "9404", "pacs", "internal");
+        });
+        assertThat(ScreeningMetrics.get().deadLetters.labelValues("IMAGE_SOURCE_NOT_ALLOWED").get() - before)
+                .isEqualTo(uris.size());
+
+        // a file: URI naming a host is already refused by the event codec, also without naming it
+        send("h", event("h", ImageReference.at(ImageReference.DICOM, "file://fileserver.internal" + secret.toUri().getRawPath())));
+        List<DeadLetter> all = harness.getSideOutput(StudyIntake.DEAD_LETTERS).stream().map(r -> r.getValue()).toList();
+        assertThat(all).hasSize(uris.size() + 1);
+        DeadLetter host = all.get(all.size() - 1);
+        assertThat(host.reason()).isEqualTo(DeadLetterReason.INVALID_FIELD);
+        assertThat(host.detail()).doesNotContain("fileserver", "internal", dir.toString(), "PAT-SECRET-42");
     }
 }

@@ -17,6 +17,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     RefitOptions o;
 
+    @Mixin
+    ImageSourceOptions imageSources;
+
     @Option(names = "--schedule", description = "cron expression: Unix 5 fields ('0 2 * * *', as the Helm chart's CronJob)"
             + " or Quartz with seconds ('0 0 2 ? * SUN' = Sundays 02:00); default: refit on command only")
     String schedule;
@@ -37,7 +40,7 @@ public final class ServeCommand implements Callable<Integer> {
         TrainerService.Config config = new TrainerService.Config(o.bootstrapServers, topics.labelled(),
                 o.topic(commandsTopic), topics.deadLetter(), topics.modelUpdates(), groupId,
                 schedule == null ? null : CronSchedules.toQuartz(schedule),
-                TimeZone.getTimeZone(scheduleZone), o.kafkaClientProperties());
+                TimeZone.getTimeZone(scheduleZone), o.kafkaClientProperties(), imageSources.policy());
         TrainingStore store = TrainingStore.open(o.store);
         System.out.println("store " + store.root() + ": " + store.size() + " studies");
         TrainerService service = new TrainerService(config, store, o.settings(), System.out);

@@ -40,6 +40,7 @@ import org.xrayscreening.connectors.event.TrainerCommand;
 import org.xrayscreening.connectors.event.XrayLabelled;
 import org.xrayscreening.connectors.image.ImageDecoder;
 import org.xrayscreening.connectors.image.ImageLoader;
+import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.models.Architecture;
 
 /**
@@ -59,17 +60,33 @@ import org.xrayscreening.models.Architecture;
 public final class TrainerService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TrainerService.class);
 
-    /** Where it reads and writes. */
+    /**
+     * Where it reads and writes. {@code imageSources}: where claim-check images of labelled events may be read
+     * from (a refusal is an {@code IMAGE_SOURCE_NOT_ALLOWED} dead letter).
+     */
     public record Config(String bootstrapServers, String labelledTopic, String commandsTopic, String deadLetterTopic,
             String modelUpdatesTopic, String groupId, String schedule, TimeZone scheduleZone,
-            Map<String, String> kafkaProperties) {}
+            Map<String, String> kafkaProperties, ImageSourcePolicy imageSources) {
+
+        public Config {
+            imageSources = imageSources == null ? ImageSourcePolicy.NONE : imageSources;
+        }
+
+        /** Inline images only. */
+        public Config(String bootstrapServers, String labelledTopic, String commandsTopic, String deadLetterTopic,
+                String modelUpdatesTopic, String groupId, String schedule, TimeZone scheduleZone,
+                Map<String, String> kafkaProperties) {
+            this(bootstrapServers, labelledTopic, commandsTopic, deadLetterTopic, modelUpdatesTopic, groupId, schedule,
+                    scheduleZone, kafkaProperties, ImageSourcePolicy.NONE);
+        }
+    }
 
     private final Config config;
     private final TrainingStore store;
     private final Refitter.Settings settings;
     private final java.io.PrintStream out;
     private final EventCodec codec = new EventCodec();
-    private final ImageLoader loader = new ImageLoader();
+    private final ImageLoader loader;
     private final ImageDecoder decoder = new ImageDecoder();
     private final CronExpression cron;
     private final AtomicBoolean running = new AtomicBoolean(true);
@@ -92,6 +109,7 @@ public final class TrainerService implements AutoCloseable {
         this.store = store;
         this.settings = settings;
         this.out = out;
+        this.loader = new ImageLoader(org.xrayscreening.connectors.image.ImageLimits.DEFAULTS, config.imageSources());
         if (config.schedule() != null && !config.schedule().isBlank()) {
             cron = new CronExpression(config.schedule());
             cron.setTimeZone(config.scheduleZone() == null ? TimeZone.getTimeZone("UTC") : config.scheduleZone());
@@ -110,8 +128,10 @@ public final class TrainerService implements AutoCloseable {
         refitThread = new Thread(() -> refitLoop(refitter), "trainer-refit");
         ingestThread.start();
         refitThread.start();
-        LOG.info("trainer serving: {} -> store {}; commands {}; schedule {}", config.labelledTopic(), store.root(),
-                config.commandsTopic(), cron == null ? "none" : cron.getCronExpression() + " " + cron.getTimeZone().getID());
+        LOG.info("trainer serving: {} -> store {}; commands {}; schedule {}; image sources: {}", config.labelledTopic(),
+                store.root(), config.commandsTopic(),
+                cron == null ? "none" : cron.getCronExpression() + " " + cron.getTimeZone().getID(),
+                config.imageSources().summary());
         return this;
     }
 
@@ -324,6 +344,7 @@ public final class TrainerService implements AutoCloseable {
         if (producer != null) {
             producer.close(Duration.ofSeconds(10));
         }
+        loader.close(); // idle HTTP connections of claim-check downloads
         LOG.info("trainer stopped: {} studies stored, {} redeliveries, {} dead letters, {} refits", accepted.get(),
                 unchanged.get(), deadLettered.get(), refits.size());
     }

@@ -72,6 +72,8 @@ class TrainerLifecycleIT {
             kafka.createTopics(1, names.toArray(String[]::new));
             String bootstrap = kafka.bootstrapServers();
 
+            // every fifth image by file: claim check from the one folder the trainer may read
+            Path claimChecks = java.nio.file.Files.createDirectories(tmp.resolve("labelled-images"));
             // 40 confirmed studies (half COVID-19; two studies per patient) and two bad records
             try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
                     TrainerService.producerProperties(bootstrap, Map.of()))) {
@@ -79,7 +81,8 @@ class TrainerLifecycleIT {
                     boolean positive = (i / 2) % 2 == 0;
                     XrayLabelled e = new XrayLabelled(1, "study-" + i, "patient-" + (i / 2),
                             Instant.parse("2026-01-01T08:00:00Z"), "PA", "site-" + (i % 3),
-                            ImageReference.inline(ImageReference.PNG, png(500 + i, positive)),
+                            i % 5 == 0 ? ImageReference.at(ImageReference.PNG, claimCheck(claimChecks, i, png(500 + i, positive)))
+                                    : ImageReference.inline(ImageReference.PNG, png(500 + i, positive)),
                             positive ? XrayLabelled.COVID : XrayLabelled.NON_COVID,
                             i % 4 == 0 ? XrayLabelled.RADIOLOGIST : XrayLabelled.PCR,
                             Instant.parse("2026-01-03T08:00:00Z"));
@@ -90,28 +93,37 @@ class TrainerLifecycleIT {
                         ImageReference.inline(ImageReference.PNG, "not a png at all".getBytes(StandardCharsets.UTF_8)),
                         XrayLabelled.COVID, XrayLabelled.PCR, null);
                 send(producer, topics.labelled(), "bad-image", codec.toJson(garbage));
+                // claim checks outside --allow-file-root / --allow-url-prefix: refused, never read
+                for (String uri : List.of("file:///etc/passwd", "http://127.0.0.1:9404/metrics")) {
+                    XrayLabelled forbidden = new XrayLabelled(1, "bad-source-" + uri.charAt(0), "patient-x", Instant.now(),
+                            "PA", "site-0", ImageReference.at(ImageReference.PNG, uri), XrayLabelled.COVID,
+                            XrayLabelled.PCR, null);
+                    send(producer, topics.labelled(), forbidden.studyId(), codec.toJson(forbidden));
+                }
             }
 
             TrainingStore store = TrainingStore.open(tmp.resolve("store"));
             Refitter.Settings settings = new Refitter.Settings(registryRoot, tmp.resolve("runs"), null, "production",
                     0.25, 1, 8, 1e-3f, 0.9f, 0.25, 7, 2, false, 0, 10, PromotionPolicy.defaults());
             TrainerService.Config config = new TrainerService.Config(bootstrap, topics.labelled(), commands,
-                    topics.deadLetter(), topics.modelUpdates(), "lc-trainer", null, TimeZone.getTimeZone("UTC"), Map.of());
+                    topics.deadLetter(), topics.modelUpdates(), "lc-trainer", null, TimeZone.getTimeZone("UTC"), Map.of(),
+                    org.xrayscreening.connectors.image.ImageSourcePolicy.of(List.of(claimChecks), List.of(), false));
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             long t0 = System.nanoTime();
             try (TrainerService service = new TrainerService(config, store, settings,
                     new PrintStream(log, true, StandardCharsets.UTF_8)).start()) {
-                waitFor(() -> store.size() == STUDIES && service.deadLettered() == 2, Duration.ofSeconds(60), service);
-                System.out.printf("ingested %d studies + 2 dead letters in %.1f s%n", STUDIES, (System.nanoTime() - t0) / 1e9);
+                waitFor(() -> store.size() == STUDIES && service.deadLettered() == 4, Duration.ofSeconds(60), service);
+                System.out.printf("ingested %d studies + 4 dead letters in %.1f s%n", STUDIES, (System.nanoTime() - t0) / 1e9);
 
                 // the store is durable and reads as a dataset
                 assertThat(Dataset.load(store.root()).entries()).hasSize(STUDIES);
-                List<ConsumerRecord<byte[], byte[]>> dead = readAll(bootstrap, topics.deadLetter(), 2, Duration.ofSeconds(20));
-                assertThat(dead).hasSize(2);
+                List<ConsumerRecord<byte[], byte[]>> dead = readAll(bootstrap, topics.deadLetter(), 4, Duration.ofSeconds(20));
+                assertThat(dead).hasSize(4);
                 assertThat(dead.stream().map(r -> codec.fromJson(r.value(), DeadLetter.class).reason()))
-                        .containsExactlyInAnyOrder(DeadLetterReason.MALFORMED_JSON, DeadLetterReason.UNDECODABLE_IMAGE);
+                        .containsExactlyInAnyOrder(DeadLetterReason.MALFORMED_JSON, DeadLetterReason.UNDECODABLE_IMAGE,
+                                DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED, DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
                 assertThat(dead.stream().map(r -> codec.fromJson(r.value(), DeadLetter.class).detail()))
-                        .noneMatch(d -> d.contains("patient"));
+                        .noneMatch(d -> d.contains("patient") || d.contains("passwd") || d.contains("127.0.0.1"));
 
                 // refit on a command event
                 try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
@@ -246,5 +258,9 @@ class TrainerLifecycleIT {
             c.poll(Duration.ofMillis(500)).forEach(out::add);
         }
         return out;
+    }
+
+    private static String claimCheck(Path dir, int i, byte[] png) throws java.io.IOException {
+        return java.nio.file.Files.write(dir.resolve("study-" + i + ".png"), png).toUri().toString();
     }
 }
