@@ -6,6 +6,7 @@
 #
 #   scripts/allocator-benchmark.sh [--rounds 2] [--configs glibc,glibc-tuned,jemalloc,jemalloc-decay,tcmalloc]
 #
+# ALLOC_BENCH_OUT=DIR keeps the raw outputs there (default: a new temporary folder, printed).
 # Needs: the models module compiled (mvn -B -q -pl models compile) and Debian's libjemalloc2 and
 # libtcmalloc-minimal4 (a missing library skips its configurations). Results: docs/benchmarks.md.
 set -euo pipefail
@@ -31,8 +32,9 @@ cd "$root/models"
 cp="target/classes:$(cat target/classpath.txt)"
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+out="${ALLOC_BENCH_OUT:-$(mktemp -d -t allocator-benchmark.XXXXXX)}"
+mkdir -p "$out"
+echo "raw outputs in $out" >&2
 
 # env assignments for one configuration (empty output: skip it)
 config_env() {
@@ -82,7 +84,8 @@ def rows(path, kind):
         c = [x.strip() for x in line.strip().strip('|').split('|')]
         if kind == 'inference' and len(c) == 6 and c[2].isdigit():
             res[f"{c[0]} {c[1]} b{c[2]} infer"] = float(c[3])
-        if kind == 'training' and len(c) == 6 and c[2].isdigit():
+        # TrainingBenchmark: model | layout | round | input | train img/s | train CPU s/img | ...
+        if kind == 'training' and len(c) == 8 and c[2].isdigit():
             res[f"{c[0]} {c[3]} train"] = float(c[4])
     return res
 cols, data, mem = [], {}, {}
