@@ -131,6 +131,20 @@ public final class ImageDecoder implements Serializable {
         }
     }
 
+    /**
+     * The content type ({@link ImageReference#PNG}, {@link ImageReference#JPEG}, {@link ImageReference#DICOM})
+     * that {@code bytes} have by their magic numbers, or null: for files named without a telling extension
+     * (DICOM files from a PACS export often have none).
+     */
+    public static String contentTypeOf(byte[] bytes) {
+        return switch (sniff(bytes)) {
+            case "PNG" -> ImageReference.PNG;
+            case "JPEG" -> ImageReference.JPEG;
+            case "DICOM" -> ImageReference.DICOM;
+            default -> null;
+        };
+    }
+
     /** "PNG", "JPEG", "DICOM" from magic bytes, or "". */
     static String sniff(byte[] b) {
         if (b.length >= 8 && (b[0] & 0xFF) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
