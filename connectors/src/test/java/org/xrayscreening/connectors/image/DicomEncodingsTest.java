@@ -163,6 +163,39 @@ class DicomEncodingsTest {
         }
     }
 
+    @Test
+    void fuzzedCompressedDicomNeverEscapesAsAnotherException() throws Exception {
+        BufferedImage twelve = DicomEncodings.twelveBit(source);
+        int n = source.getWidth() * source.getHeight();
+        int[] stored = twelve.getRaster().getSamples(0, 0, source.getWidth(), source.getHeight(), 0, (int[]) null);
+        java.util.List<byte[]> goods = new java.util.ArrayList<>();
+        goods.add(DicomWriter.gray16(source.getWidth(), source.getHeight(), new short[n]).bitsStored(12)
+                .encapsulated(DicomHeader.RLE_LOSSLESS, RleEncoder.encode(stored, n, 1, 2), 700).toBytes());
+        goods.add(DicomWriter.gray16(source.getWidth(), source.getHeight(), new short[n]).bitsStored(12)
+                .encapsulated(DicomHeader.JPEG_2000_LOSSLESS, DicomEncodings.jpeg2000(twelve, true), 700).toBytes());
+        if (Dcmtk.available()) {
+            goods.add(Dcmtk.convert(DicomEncodings.bases(source).get("12-bit MONOCHROME1"), "dcmcjpeg", "+e1"));
+            goods.add(Dcmtk.convert(DicomEncodings.bases(source).get("8-bit MONOCHROME2"), "dcmcjpeg", "+eb"));
+        }
+        java.util.Random r = new java.util.Random(13);
+        for (byte[] good : goods) {
+            for (int round = 0; round < 150; round++) {
+                byte[] b = good.clone();
+                for (int k = 0; k < 1 + r.nextInt(6); k++) {
+                    b[132 + r.nextInt(b.length - 132)] = (byte) r.nextInt();
+                }
+                if (round % 10 == 0) {
+                    b = java.util.Arrays.copyOf(b, 132 + r.nextInt(b.length - 132));
+                }
+                try {
+                    DECODER.decode(b, ImageReference.DICOM);
+                } catch (InvalidEventException e) {
+                    assertThat(e.reason()).isIn(DeadLetterReason.UNDECODABLE_IMAGE, DeadLetterReason.IMAGE_TOO_LARGE);
+                }
+            }
+        }
+    }
+
     /** Lossy: mean absolute difference under 2 gray levels, none over {@code maxDiff}. */
     private static void assertClose(int[] actual, String what, int maxDiff) {
         int[] exp = expected();
