@@ -216,7 +216,8 @@ final class DicomPixels {
 
     // ------------------------------------------------------------------------------------------- codecs
 
-    private static ImageReader jpegReader() throws IOException {
+    /** A new TwelveMonkeys JPEG reader (baseline, extended, progressive, lossless). */
+    static ImageReader jpegReader() throws IOException {
         IIORegistry registry = IIORegistry.getDefaultInstance();
         ImageReaderSpi spi = registry.getServiceProviderByClass(JPEGImageReaderSpi.class);
         if (spi == null) {

@@ -22,7 +22,8 @@ import java.util.UUID;
  * package registry it builds from; ImageJ only reads). It is deliberately small: enough for test fixtures in
  * every module and for the demo, not a general DICOM toolkit. It writes the file meta group, the SOP
  * class/instance, modality and the image pixel module; no patient or study attributes. Files it writes decode
- * through {@code ij.plugin.DICOM} and through {@link ImageDecoder}.
+ * through {@link ImageDecoder}, the uncompressed ones also through {@code ij.plugin.DICOM} (tested), and dcmtk
+ * converts them to every other transfer syntax (the tests do).
  *
  * <pre>
  * byte[] dcm = DicomWriter.gray16(w, h, pixels).bitsStored(12).toBytes();
