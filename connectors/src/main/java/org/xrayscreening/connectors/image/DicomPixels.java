@@ -41,6 +41,7 @@ final class DicomPixels {
 
     private static final int ITEM = 0xFFFEE000;
     private static final int SEQUENCE_DELIMITER = 0xFFFEE0DD;
+    private static final Object JPEG_REGISTRATION = new Object();
 
     private DicomPixels() {
     }
@@ -218,12 +219,15 @@ final class DicomPixels {
 
     /** A new TwelveMonkeys JPEG reader (baseline, extended, progressive, lossless). */
     static ImageReader jpegReader() throws IOException {
-        IIORegistry registry = IIORegistry.getDefaultInstance();
-        ImageReaderSpi spi = registry.getServiceProviderByClass(JPEGImageReaderSpi.class);
-        if (spi == null) {
-            // registering makes TwelveMonkeys find the JDK's reader it delegates baseline decoding to
-            registry.registerServiceProvider(new JPEGImageReaderSpi());
+        ImageReaderSpi spi;
+        synchronized (JPEG_REGISTRATION) {
+            IIORegistry registry = IIORegistry.getDefaultInstance();
             spi = registry.getServiceProviderByClass(JPEGImageReaderSpi.class);
+            if (spi == null) {
+                // registering makes TwelveMonkeys find the JDK's reader it delegates baseline decoding to
+                registry.registerServiceProvider(new JPEGImageReaderSpi());
+                spi = registry.getServiceProviderByClass(JPEGImageReaderSpi.class);
+            }
         }
         return spi.createReaderInstance();
     }
