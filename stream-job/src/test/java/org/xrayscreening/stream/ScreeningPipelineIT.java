@@ -78,6 +78,9 @@ class ScreeningPipelineIT {
         kafka = new EmbeddedKafka().start();
         kafka.createTopics(2, org.xrayscreening.connectors.kafka.KafkaTopics.DEFAULTS.allArray());
         registry = new ModelRegistry(dir.resolve("registry"));
+        // fixed initial weights: with fresh random ones, the spread of the untrained models' outputs (which
+        // the threshold below needs) varies from run to run; one run fell under the 1e-4 it asks for (9.3e-5)
+        ai.djl.engine.Engine.getInstance().setRandomSeed(20261203);
         for (Architecture a : Architecture.values()) {
             versions.put(a, org.xrayscreening.stream.testing.TestModels.publishUntrained(registry, a, INPUT_SIZE, "production"));
         }

@@ -9,8 +9,9 @@ import java.util.regex.Pattern;
 import org.xrayscreening.connectors.event.InvalidEventException;
 
 /**
- * The few attributes of a DICOM Part 10 file needed to check it before its pixels are decoded: transfer
- * syntax, image pixel module, rescale, and where the pixel data are. A bounds-checked walk over the elements
+ * The few attributes of a DICOM Part 10 file needed to check and decode its pixels: transfer syntax (and so
+ * the {@link Codec}), image pixel module, Modality LUT (rescale), VOI LUT (window) and where the pixel data
+ * are (native, or the items of encapsulated pixel data). A bounds-checked walk over the elements
  * up to Pixel Data (sequences, also of undefined length, are skipped); it allocates nothing large and never
  * reads past the input.
  */
@@ -20,6 +21,36 @@ final class DicomHeader {
     static final String EXPLICIT_VR_LE = "1.2.840.10008.1.2.1";
     static final String EXPLICIT_VR_BE = "1.2.840.10008.1.2.2";
     static final String DEFLATED_EXPLICIT_VR_LE = "1.2.840.10008.1.2.1.99";
+    static final String JPEG_BASELINE = "1.2.840.10008.1.2.4.50";
+    static final String JPEG_EXTENDED = "1.2.840.10008.1.2.4.51";
+    static final String JPEG_LOSSLESS = "1.2.840.10008.1.2.4.57";
+    static final String JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70";
+    static final String JPEG_2000_LOSSLESS = "1.2.840.10008.1.2.4.90";
+    static final String JPEG_2000 = "1.2.840.10008.1.2.4.91";
+    static final String RLE_LOSSLESS = "1.2.840.10008.1.2.5";
+
+    /** How the pixel data of a transfer syntax are encoded. */
+    enum Codec {
+        NATIVE, JPEG, JPEG_2000, RLE
+    }
+
+    /** Names of transfer syntaxes that are refused, for the dead-letter detail. */
+    private static final java.util.Map<String, String> UNSUPPORTED = java.util.Map.of(
+            "1.2.840.10008.1.2.4.80", "JPEG-LS Lossless",
+            "1.2.840.10008.1.2.4.81", "JPEG-LS Near-Lossless",
+            "1.2.840.10008.1.2.4.92", "JPEG 2000 Part 2 Multi-component Lossless",
+            "1.2.840.10008.1.2.4.93", "JPEG 2000 Part 2 Multi-component",
+            "1.2.840.10008.1.2.4.94", "JPIP Referenced",
+            "1.2.840.10008.1.2.4.95", "JPIP Referenced Deflate",
+            "1.2.840.10008.1.2.4.100", "MPEG2 video",
+            "1.2.840.10008.1.2.4.102", "MPEG-4 video",
+            "1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless",
+            "1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000");
+
+    /** The transfer syntaxes {@link ImageDecoder} decodes, for messages. */
+    static final String SUPPORTED = "implicit/explicit VR little endian, explicit VR big endian, JPEG baseline"
+            + " (.4.50), JPEG extended 8-bit (.4.51), JPEG lossless (.4.57, .4.70), JPEG 2000 (.4.90, .4.91),"
+            + " RLE lossless (.5)";
 
     private static final int PIXEL_DATA = 0x7FE00010;
     private static final int ITEM = 0xFFFEE000;
@@ -43,7 +74,16 @@ final class DicomHeader {
     int planarConfiguration;
     double rescaleSlope = 1.0;
     double rescaleIntercept;
+    int highBit = -1;
+    /** First Window Center / Width (VOI LUT), or NaN if absent. */
+    double windowCenter = Double.NaN;
+    double windowWidth = Double.NaN;
+    /** VOI LUT Function (LINEAR, LINEAR_EXACT, SIGMOID); "" if absent (LINEAR). */
+    String voiLutFunction = "";
+    Codec codec = Codec.NATIVE;
+    /** For {@link Codec#NATIVE}: the pixel data value; otherwise the first item tag of the encapsulated data. */
     int pixelDataOffset = -1;
+    /** Length of native pixel data; -1 (undefined) for encapsulated pixel data. */
     long pixelDataLength = -1;
 
     private final byte[] b;
@@ -53,6 +93,11 @@ final class DicomHeader {
 
     private DicomHeader(byte[] bytes) {
         this.b = bytes;
+    }
+
+    /** True for Explicit VR Big Endian (native pixel data are big endian then). */
+    boolean bigEndian() {
+        return bigEndian;
     }
 
     /** True if {@code bytes} start like a DICOM Part 10 file (preamble + "DICM"). */
@@ -113,20 +158,26 @@ final class DicomHeader {
             case IMPLICIT_VR_LE -> explicitVr = false;
             case EXPLICIT_VR_LE -> explicitVr = true;
             case EXPLICIT_VR_BE -> bigEndian = true;
-            case DEFLATED_EXPLICIT_VR_LE -> throw undecodable("deflated DICOM (transfer syntax " + shown
-                    + ") is not supported; send uncompressed DICOM");
+            case JPEG_BASELINE, JPEG_EXTENDED, JPEG_LOSSLESS, JPEG_LOSSLESS_SV1 -> codec = Codec.JPEG;
+            case JPEG_2000_LOSSLESS, JPEG_2000 -> codec = Codec.JPEG_2000;
+            case RLE_LOSSLESS -> codec = Codec.RLE;
+            case DEFLATED_EXPLICIT_VR_LE -> throw unsupported(shown, "Deflated Explicit VR Little Endian");
             default -> {
+                String name = UNSUPPORTED.get(ts);
+                if (name != null) {
+                    throw unsupported(shown, name);
+                }
                 if (ts.startsWith("1.2.840.10008.1.2.4.")) {
-                    throw undecodable("JPEG-compressed DICOM (transfer syntax " + shown + ") is not supported;"
-                            + " send uncompressed DICOM (e.g. dcmdjpeg), PNG or JPEG");
+                    throw unsupported(shown, "a compressed transfer syntax");
                 }
-                if (ts.equals("1.2.840.10008.1.2.5")) {
-                    throw undecodable("RLE-compressed DICOM (transfer syntax " + shown + ") is not supported;"
-                            + " send uncompressed DICOM");
-                }
-                throw undecodable("unsupported DICOM transfer syntax " + shown);
+                throw unsupported(shown, "an unknown transfer syntax");
             }
         }
+    }
+
+    private static InvalidEventException unsupported(String shownUid, String name) {
+        return undecodable("DICOM transfer syntax " + shownUid + " (" + name + ") is not supported; supported: "
+                + SUPPORTED);
     }
 
     /** Reads elements from {@code pos} until {@code end}, an item delimiter (if in an item) or Pixel Data. */
@@ -163,9 +214,13 @@ final class DicomHeader {
                 if (depth > 0) {
                     throw undecodable("DICOM Pixel Data inside a sequence");
                 }
-                if (len == UNDEFINED) {
+                if (len == UNDEFINED && codec == Codec.NATIVE) {
                     throw undecodable("DICOM pixel data are encapsulated (compressed) although transfer syntax "
                             + "says uncompressed");
+                }
+                if (len != UNDEFINED && codec != Codec.NATIVE) {
+                    throw undecodable("DICOM pixel data are not encapsulated although transfer syntax "
+                            + transferSyntaxUid + " says compressed");
                 }
                 pixelDataOffset = valueAt;
                 pixelDataLength = len;
@@ -249,7 +304,11 @@ final class DicomHeader {
             case 0x00280011 -> columns = len >= 2 ? u16(at) : 0;
             case 0x00280100 -> bitsAllocated = len >= 2 ? u16(at) : 0;
             case 0x00280101 -> bitsStored = len >= 2 ? u16(at) : 0;
+            case 0x00280102 -> highBit = len >= 2 ? u16(at) : -1;
             case 0x00280103 -> pixelRepresentation = len >= 2 ? u16(at) : 0;
+            case 0x00281050 -> windowCenter = number(ascii(at, len), Double.NaN);
+            case 0x00281051 -> windowWidth = number(ascii(at, len), Double.NaN);
+            case 0x00281056 -> voiLutFunction = trimValue(ascii(at, len));
             case 0x00281052 -> rescaleIntercept = number(ascii(at, len), 0);
             case 0x00281053 -> rescaleSlope = number(ascii(at, len), 1);
             default -> {

@@ -14,14 +14,16 @@ import java.util.Objects;
 import java.util.UUID;
 
 /**
- * Writes a single-frame, uncompressed DICOM Part 10 file (Explicit VR Little Endian, transfer syntax
- * 1.2.840.10008.1.2.1) holding one 8- or 16-bit grayscale image, as a Digital X-Ray (DX) object.
+ * Writes a single-frame DICOM Part 10 file holding one 8- or 16-bit grayscale image, as a Digital X-Ray (DX)
+ * object: uncompressed (Explicit VR Little Endian, transfer syntax 1.2.840.10008.1.2.1), or with a frame the
+ * caller compressed as encapsulated pixel data ({@link #encapsulated}).
  *
  * <p>It exists because no DICOM writing library is available to this project (dcm4che is not served by the
  * package registry it builds from; ImageJ only reads). It is deliberately small: enough for test fixtures in
  * every module and for the demo, not a general DICOM toolkit. It writes the file meta group, the SOP
  * class/instance, modality and the image pixel module; no patient or study attributes. Files it writes decode
- * through {@code ij.plugin.DICOM} and through {@link ImageDecoder}.
+ * through {@link ImageDecoder}, the uncompressed ones also through {@code ij.plugin.DICOM} (tested), and dcmtk
+ * converts them to every other transfer syntax (the tests do).
  *
  * <pre>
  * byte[] dcm = DicomWriter.gray16(w, h, pixels).bitsStored(12).toBytes();
@@ -50,6 +52,9 @@ public final class DicomWriter {
     private Double windowCenter;
     private Double windowWidth;
     private String sopInstanceUid;
+    private String compressedSyntax;
+    private byte[] compressedFrame;
+    private int fragmentSize;
 
     private DicomWriter(int width, int height, int bitsAllocated, byte[] pixels8, short[] pixels16) {
         if (width <= 0 || height <= 0 || width > 0xFFFF || height > 0xFFFF) {
@@ -142,6 +147,20 @@ public final class DicomWriter {
         return this;
     }
 
+    /**
+     * Writes {@code frame}, the image already compressed in {@code transferSyntaxUid} (e.g. a JPEG 2000
+     * codestream or a DICOM RLE frame), as encapsulated pixel data: an empty Basic Offset Table, then the frame
+     * split into fragments of at most {@code fragmentSize} bytes (0: one fragment). The image pixel module
+     * (size, bits, photometric, rescale, window) is still the one this writer was made with; the pixels given
+     * to the factory method are not written.
+     */
+    public DicomWriter encapsulated(String transferSyntaxUid, byte[] frame, int fragmentSize) {
+        this.compressedSyntax = Objects.requireNonNull(transferSyntaxUid, "transferSyntaxUid");
+        this.compressedFrame = Objects.requireNonNull(frame, "frame").clone();
+        this.fragmentSize = fragmentSize;
+        return this;
+    }
+
     /** The SOP Instance UID (default: a fresh {@code 2.25.<uuid>} UID). */
     public DicomWriter sopInstanceUid(String uid) {
         this.sopInstanceUid = uid;
@@ -162,7 +181,7 @@ public final class DicomWriter {
         meta.ob(0x0002, 0x0001, new byte[] {0, 1});
         meta.ui(0x0002, 0x0002, DX_FOR_PRESENTATION);
         meta.ui(0x0002, 0x0003, instanceUid);
-        meta.ui(0x0002, 0x0010, EXPLICIT_VR_LITTLE_ENDIAN);
+        meta.ui(0x0002, 0x0010, compressedSyntax != null ? compressedSyntax : EXPLICIT_VR_LITTLE_ENDIAN);
         meta.ui(0x0002, 0x0012, IMPLEMENTATION_CLASS_UID);
         meta.string(0x0002, 0x0013, "SH", IMPLEMENTATION_VERSION);
         byte[] metaBytes = meta.toBytes();
@@ -189,7 +208,9 @@ public final class DicomWriter {
             data.string(0x0028, 0x1052, "DS", ds(rescaleIntercept));
             data.string(0x0028, 0x1053, "DS", ds(rescaleSlope));
         }
-        if (bitsAllocated == 8) {
+        if (compressedSyntax != null) {
+            data.encapsulated(compressedFrame, fragmentSize);
+        } else if (bitsAllocated == 8) {
             data.ob(0x7FE0, 0x0010, pixels8);
         } else {
             byte[] le = new byte[pixels16.length * 2];
@@ -259,6 +280,34 @@ public final class DicomWriter {
 
         void ow(int group, int element, byte[] b) {
             longValue(group, element, "OW", b);
+        }
+
+        /** Pixel Data of undefined length: an empty offset table item, fragments, a sequence delimiter. */
+        void encapsulated(byte[] frame, int fragmentSize) {
+            u16(0x7FE0);
+            u16(0x0010);
+            out.writeBytes("OB".getBytes(StandardCharsets.US_ASCII));
+            u16(0);
+            u32(0xFFFFFFFFL);
+            item(new byte[0], 0, 0);
+            // fragments but the last have an even length: a pad byte inside the frame would corrupt it
+            int step = fragmentSize > 0 ? Math.max(2, fragmentSize & ~1) : Math.max(1, frame.length);
+            for (int at = 0; at < frame.length; at += step) {
+                item(frame, at, Math.min(step, frame.length - at));
+            }
+            u16(0xFFFE);
+            u16(0xE0DD);
+            u32(0);
+        }
+
+        private void item(byte[] b, int at, int len) {
+            u16(0xFFFE);
+            u16(0xE000);
+            u32(len + (len & 1));
+            out.write(b, at, len);
+            if ((len & 1) != 0) {
+                out.write(0);
+            }
         }
 
         private void value(int group, int element, String vr, byte[] b, byte pad) {

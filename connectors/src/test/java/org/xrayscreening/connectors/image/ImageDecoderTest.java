@@ -140,28 +140,36 @@ class ImageDecoderTest {
     }
 
     @Test
-    void dicom16BitKeepsFullRange() throws Exception {
-        BufferedImage src = Images.gray16(50, 20);
+    void dicom16BitWithoutWindowGetsAPercentileWindow() throws Exception {
+        BufferedImage src = Images.gray16(50, 20); // a ramp over 0..65535
         BufferedImage out = decoder.decode(DicomWriter.of(src).toBytes(), ImageReference.DICOM);
-        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_USHORT_GRAY);
-        assertThat(samples(out)).containsExactly(samples(src));
-        assertThat(out.getRaster().getSample(0, 0, 0)).isZero();
-        assertThat(out.getRaster().getSample(49, 19, 0)).isEqualTo(65535);
+        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_BYTE_GRAY);
+        int[] s = samples(out);
+        // the lowest and highest 0.5 % are clipped to black and white, the rest spread over 0..255
+        assertThat(s[0]).isZero();
+        assertThat(s[s.length - 1]).isEqualTo(255);
+        assertThat(s[s.length / 2]).isBetween(126, 129);
+        for (int i = 1; i < s.length; i++) {
+            assertThat(s[i]).isGreaterThanOrEqualTo(s[i - 1]);
+        }
     }
 
     @Test
-    void dicom12BitStoredIgnoresWindowAndRescale() throws Exception {
+    void dicom12BitUsesTheHeaderWindowInModalityUnits() throws Exception {
         short[] px = {0, 1, 2047, 4095, 100, (short) 0xF000 | 5};
-        byte[] dcm = DicomWriter.gray16(3, 2, px).bitsStored(12).window(2048, 4096).rescale(-1024, 1).toBytes();
+        // modality value = stored - 1024; the window 1024 +- 2048 covers stored 0..4095
+        byte[] dcm = DicomWriter.gray16(3, 2, px).bitsStored(12).window(1024, 4096).rescale(-1024, 1).toBytes();
         BufferedImage out = decoder.decode(dcm, ImageReference.DICOM);
-        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_USHORT_GRAY);
-        // stored values as they are; bits above Bits Stored cleared
-        assertThat(samples(out)).containsExactly(0, 1, 2047, 4095, 100, 5);
-        // a slope other than 1 changes nothing either (ImageJ would otherwise go through its GUI layer)
-        byte[] sloped = DicomWriter.gray16(3, 2, px).bitsStored(12).rescale(0, 2.5).toBytes();
-        assertThat(samples(decoder.decode(sloped, ImageReference.DICOM))).containsExactly(0, 1, 2047, 4095, 100, 5);
-        byte[] sloped8 = DicomWriter.gray8(2, 1, new byte[] {3, 4}).rescale(-10, 2).toBytes();
-        assertThat(samples(decoder.decode(sloped8, ImageReference.DICOM))).containsExactly(3, 4);
+        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_BYTE_GRAY);
+        // round(stored * 255 / 4095); bits above Bits Stored cleared (0xF005 is 5)
+        assertThat(samples(out)).containsExactly(0, 0, 127, 255, 6, 0);
+        // a narrower window clips: 1000..1100 stored -> 0..255
+        byte[] narrow = DicomWriter.gray16(3, 1, new short[] {900, 1050, 1200}).bitsStored(12).window(1050, 100)
+                .toBytes();
+        assertThat(samples(decoder.decode(narrow, ImageReference.DICOM))).containsExactly(0, 129, 255);
+        // 8-bit data without a window are display values already, whatever the range they use
+        byte[] plain8 = DicomWriter.gray8(2, 1, new byte[] {3, 4}).toBytes();
+        assertThat(samples(decoder.decode(plain8, ImageReference.DICOM))).containsExactly(3, 4);
     }
 
     @Test
@@ -172,19 +180,19 @@ class ImageDecoderTest {
         assertThat(samples(out8)).containsExactly(255, 155, 0);
 
         byte[] m16 = DicomWriter.gray16(3, 1, new short[] {0, 1000, (short) 65535}).monochrome1(true).toBytes();
-        assertThat(samples(decoder.decode(m16, ImageReference.DICOM))).containsExactly(65535, 64535, 0);
+        assertThat(samples(decoder.decode(m16, ImageReference.DICOM))).containsExactly(255, 251, 0);
 
         byte[] m12 = DicomWriter.gray16(3, 1, new short[] {0, 1000, 4095}).bitsStored(12).monochrome1(true)
-                .toBytes();
-        assertThat(samples(decoder.decode(m12, ImageReference.DICOM))).containsExactly(4095, 3095, 0);
+                .window(2048, 4096).toBytes();
+        assertThat(samples(decoder.decode(m12, ImageReference.DICOM))).containsExactly(255, 193, 0);
     }
 
     @Test
-    void dicomSigned16BitIsShiftedKeepingOrder() throws Exception {
+    void dicomSigned16BitKeepsOrder() throws Exception {
         byte[] dcm = DicomWriter.gray16(4, 1, new short[] {-32768, -1, 0, 32767}).signed(true).toBytes();
         BufferedImage out = decoder.decode(dcm, ImageReference.DICOM);
-        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_USHORT_GRAY);
-        assertThat(samples(out)).containsExactly(0, 32767, 32768, 65535);
+        assertThat(out.getType()).isEqualTo(BufferedImage.TYPE_BYTE_GRAY);
+        assertThat(samples(out)).containsExactly(0, 127, 128, 255);
     }
 
     @Test
@@ -204,22 +212,26 @@ class ImageDecoderTest {
             BufferedImage out = decoder.decode(dcm, ImageReference.DICOM);
             assertThat(out.getWidth()).as(ts).isEqualTo(3);
             assertThat(out.getHeight()).isEqualTo(2);
-            assertThat(samples(out)).containsExactly(256, 266, 276, 286, 296, 306);
+            // stored 256..306, no window: the percentile window spreads them over 0..255
+            assertThat(samples(out)).containsExactly(0, 51, 102, 153, 204, 255);
         }
     }
 
     @Test
-    void jpegCompressedDicomIsRefusedClearly() throws Exception {
-        byte[] jpeg = Images.encode(Images.gray8(16, 16), "jpeg");
+    void jpegCompressedDicomDecodesAndMismatchedEncodingsAreRefused() throws Exception {
+        BufferedImage src = Images.gray8(16, 16);
+        byte[] jpeg = Images.encode(src, "jpeg");
         byte[] dcm = new TestDicom("1.2.840.10008.1.2.4.50").image(16, 16, 8, "MONOCHROME2")
                 .encapsulated(jpeg).toBytes();
-        InvalidEventException e = assertReason(dcm, ImageReference.DICOM, DeadLetterReason.UNDECODABLE_IMAGE,
-                "JPEG-compressed DICOM");
-        assertThat(e.detail()).contains("1.2.840.10008.1.2.4.50");
+        assertThat(samples(decoder.decode(dcm, ImageReference.DICOM)))
+                .containsExactly(samples(decoder.decode(jpeg, ImageReference.JPEG)));
         assertReason(new TestDicom("1.2.840.10008.1.2.5").image(2, 2, 8, "MONOCHROME2").pixels(new byte[4])
-                .toBytes(), ImageReference.DICOM, DeadLetterReason.UNDECODABLE_IMAGE, "RLE");
+                .toBytes(), ImageReference.DICOM, DeadLetterReason.UNDECODABLE_IMAGE, "not encapsulated");
         assertReason(new TestDicom(DicomHeader.EXPLICIT_VR_LE).image(16, 16, 8, "MONOCHROME2").encapsulated(jpeg)
                 .toBytes(), ImageReference.DICOM, DeadLetterReason.UNDECODABLE_IMAGE, "encapsulated");
+        // a JPEG of another size than the header says
+        assertReason(new TestDicom("1.2.840.10008.1.2.4.50").image(8, 16, 8, "MONOCHROME2").encapsulated(jpeg)
+                .toBytes(), ImageReference.DICOM, DeadLetterReason.UNDECODABLE_IMAGE, "16x16");
     }
 
     @Test

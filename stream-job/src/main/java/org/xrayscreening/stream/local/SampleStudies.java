@@ -47,7 +47,7 @@ public final class SampleStudies {
                 default -> {
                     Files.createDirectories(spoolDir);
                     Path file = spoolDir.resolve(studyId + ".dcm");
-                    DicomWriter.of(xray.gray16()).write(file);
+                    detectorDicom(xray.gray8()).write(file);
                     image = ImageReference.at(ImageReference.DICOM, file.toUri().toString());
                 }
             }
@@ -57,6 +57,23 @@ public final class SampleStudies {
         XrayAcquired event = new XrayAcquired(EventCodec.SCHEMA_VERSION, studyId, "demo-patient-" + index,
                 Instant.now(), "PA", "synthetic", image);
         return new Sample(studyId, new EventCodec().toJson(event), positive ? "covid" : "non-covid");
+    }
+
+    /**
+     * An 8-bit picture as a detector sends it: 12 bits stored in 16, MONOCHROME1 (0 is white), with the window
+     * that displays it as the 8-bit picture in its header; so it decodes to exactly the picture's pixels.
+     */
+    public static DicomWriter detectorDicom(java.awt.image.BufferedImage gray8) {
+        int w = gray8.getWidth();
+        int h = gray8.getHeight();
+        short[] stored = new short[w * h];
+        java.awt.image.Raster raster = gray8.getRaster();
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                stored[y * w + x] = (short) (4095 - Math.round(raster.getSample(x, y, 0) * 4095.0 / 255.0));
+            }
+        }
+        return DicomWriter.gray16(w, h, stored).bitsStored(12).monochrome1(true).window(2048, 4096);
     }
 
     /**

@@ -97,6 +97,31 @@ class StudyIntakeTest {
     }
 
     @Test
+    void twelveBitMonochrome1DicomGivesThePngsPixels() throws Exception {
+        BufferedImage image = SyntheticChestXray.positive(4, 120).gray8();
+        send("png", event("png", ImageReference.inline(ImageReference.PNG, SampleStudies.encode(image, "png"))));
+        // the usual CR/DX encoding: 12 of 16 bits, MONOCHROME1, window in the header (what the demo streams)
+        Path dcm = SampleStudies.detectorDicom(image).write(dir.resolve("images/b.dcm"));
+        send("dcm", event("dcm", ImageReference.at(ImageReference.DICOM, dcm.toUri().toString())));
+        List<StudyImage> out = harness.extractOutputValues();
+        assertThat(out).extracting(st -> st.studyId).containsExactly("png", "dcm");
+        assertThat(out.get(1).pixels).containsExactly(out.get(0).pixels);
+    }
+
+    @Test
+    void unsupportedTransferSyntaxIsADeadLetterNamingIt() throws Exception {
+        byte[] jpegLs = DicomWriter.gray8(4, 4, new byte[16])
+                .encapsulated("1.2.840.10008.1.2.4.80", new byte[] {(byte) 0xFF, (byte) 0xD8, 0, 0}, 0).toBytes();
+        send("ls", event("ls", ImageReference.inline(ImageReference.DICOM, jpegLs)));
+        assertThat(harness.extractOutputValues()).isEmpty();
+        List<DeadLetter> dead = harness.getSideOutput(StudyIntake.DEAD_LETTERS).stream().map(r -> r.getValue()).toList();
+        assertThat(dead).singleElement().satisfies(d -> {
+            assertThat(d.reason()).isEqualTo(DeadLetterReason.UNDECODABLE_IMAGE);
+            assertThat(d.detail()).contains("1.2.840.10008.1.2.4.80").contains("JPEG-LS").contains("not supported");
+        });
+    }
+
+    @Test
     void badRecordsGoToDeadLettersWithReasonAndOriginalBytes() throws Exception {
         byte[] malformed = "{\"schemaVersion\":1,\"studyId\":".getBytes(StandardCharsets.UTF_8);
         send("m", malformed);

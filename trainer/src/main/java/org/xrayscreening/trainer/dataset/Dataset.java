@@ -26,7 +26,7 @@ import org.apache.commons.csv.CSVRecord;
  */
 public record Dataset(Path root, String origin, List<DatasetEntry> entries, List<String> problems) {
     public static final String MANIFEST = "manifest.csv";
-    private static final Set<String> IMAGE_SUFFIXES = Set.of(".png", ".jpg", ".jpeg", ".dcm");
+    private static final Set<String> IMAGE_SUFFIXES = Set.of(".png", ".jpg", ".jpeg", ".dcm", ".dicom");
     private static final List<String> PATIENT_COLUMNS = List.of("patient_id_if_known", "patient_id", "patient");
     private static final List<String> SOURCE_COLUMNS = List.of("source_repo", "source");
 
@@ -120,9 +120,22 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
         return entries.stream().anyMatch(e -> e.source() != null);
     }
 
+    /** An image by its suffix, or a file without an extension that starts like DICOM (as PACS exports name them). */
     private static boolean isImage(Path f) {
         String n = f.getFileName().toString().toLowerCase(Locale.ROOT);
-        return IMAGE_SUFFIXES.stream().anyMatch(n::endsWith);
+        if (IMAGE_SUFFIXES.stream().anyMatch(n::endsWith)) {
+            return true;
+        }
+        return n.indexOf('.') < 0 && startsLikeDicom(f);
+    }
+
+    private static boolean startsLikeDicom(Path f) {
+        try (java.io.InputStream in = Files.newInputStream(f)) {
+            byte[] head = in.readNBytes(132);
+            return head.length == 132 && head[128] == 'D' && head[129] == 'I' && head[130] == 'C' && head[131] == 'M';
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static String firstPresent(Map<String, Integer> header, List<String> names) {

@@ -30,7 +30,11 @@ public final class PreparedImages {
         this.preprocessor = preprocessor;
     }
 
-    /** Decodes (PNG, JPEG, DICOM via the connectors' decoder) and preprocesses in parallel. */
+    /**
+     * Decodes (PNG, JPEG, DICOM via the connectors' decoder, the same code the stream job decodes with: for
+     * DICOM that includes the Modality/VOI LUT pipeline and every supported transfer syntax) and preprocesses
+     * in parallel. The format is taken from the file's bytes, else from its name.
+     */
     public static PreparedImages load(List<DatasetEntry> entries, Preprocessor preprocessor) {
         ImageDecoder decoder = new ImageDecoder();
         float[][] out = new float[entries.size()][];
@@ -38,7 +42,9 @@ public final class PreparedImages {
         IntStream.range(0, entries.size()).parallel().forEach(i -> {
             DatasetEntry e = entries.get(i);
             try {
-                BufferedImage image = decoder.decode(Files.readAllBytes(e.file()), contentType(e.name()));
+                byte[] bytes = Files.readAllBytes(e.file());
+                String sniffed = ImageDecoder.contentTypeOf(bytes);
+                BufferedImage image = decoder.decode(bytes, sniffed != null ? sniffed : contentType(e.name()));
                 out[i] = preprocessor.toChw(image);
             } catch (IOException ex) {
                 problems[i] = e.name() + ": cannot read (" + ex.getClass().getSimpleName() + ": " + ex.getMessage() + ")";

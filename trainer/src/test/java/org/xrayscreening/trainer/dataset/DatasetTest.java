@@ -50,4 +50,25 @@ class DatasetTest {
         assertThat(String.join("\n", p.skipped())).contains("covid/img0.png").contains("non-covid/img3.png");
         assertThat(p.input(0)).hasSize(3 * 32 * 32);
     }
+
+    @Test
+    void dicomFoldersAreReadThroughTheStreamsDecoder() throws Exception {
+        java.awt.image.BufferedImage covid = org.xrayscreening.models.synthetic.SyntheticChestXray.positive(1, 64).gray8();
+        java.awt.image.BufferedImage clear = org.xrayscreening.models.synthetic.SyntheticChestXray.negative(2, 64).gray8();
+        Files.createDirectories(dir.resolve("covid/study1"));
+        Files.createDirectories(dir.resolve("non-covid"));
+        // a PACS export: no extension; a .dcm; a .dicom; and a PNG of the same picture as the .dcm
+        org.xrayscreening.connectors.image.DicomWriter.of(covid).monochrome1(false).write(dir.resolve("covid/study1/IM0001"));
+        org.xrayscreening.connectors.image.DicomWriter.of(clear).write(dir.resolve("non-covid/a.dcm"));
+        org.xrayscreening.connectors.image.DicomWriter.of(clear).write(dir.resolve("non-covid/b.dicom"));
+        javax.imageio.ImageIO.write(clear, "png", dir.resolve("non-covid/c.png").toFile());
+        Files.writeString(dir.resolve("covid/study1/notes.txt"), "not an image");
+        Dataset d = Dataset.load(dir);
+        assertThat(d.entries()).extracting(DatasetEntry::name)
+                .containsExactly("covid/study1/IM0001", "non-covid/a.dcm", "non-covid/b.dicom", "non-covid/c.png");
+        PreparedImages p = PreparedImages.load(d.entries(), Preprocessor.forArchitecture(Architecture.MOBILENET, 32));
+        assertThat(p.skipped()).isEmpty();
+        assertThat(p.input(1)).containsExactly(p.input(3));
+        assertThat(p.input(2)).containsExactly(p.input(3));
+    }
 }
