@@ -34,7 +34,7 @@ case "${XRAY_ALLOCATOR:-jemalloc}" in
       export MALLOC_CONF="${MALLOC_CONF:-dirty_decay_ms:-1,muzzy_decay_ms:-1}"
       XRAY_NATIVE_ALLOCATOR="jemalloc ($lib, MALLOC_CONF=$MALLOC_CONF)"
     else
-      XRAY_NATIVE_ALLOCATOR="glibc (libjemalloc.so.2 not found: apt-get install libjemalloc2 makes PyTorch ~3x faster)"
+      XRAY_NATIVE_ALLOCATOR="glibc (libjemalloc.so.2 not found: apt-get install libjemalloc2 makes PyTorch 1.1-3x faster)"
     fi ;;
   tcmalloc)
     if lib="$(xray_find_lib libtcmalloc_minimal.so.4)"; then

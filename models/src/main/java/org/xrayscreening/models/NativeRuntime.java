@@ -80,7 +80,7 @@ public final class NativeRuntime {
             sb.append(" (").append(conf).append(')');
         }
         if (allocator.equals("glibc")) {
-            sb.append(" (no jemalloc preloaded: PyTorch runs ~3x slower; start through the project's launchers"
+            sb.append(" (no jemalloc preloaded: PyTorch runs 1.1-3x slower, docs/benchmarks.md; start through the project's launchers"
                     + " or source scripts/native-env.sh)");
         }
         for (String var : new String[] {"OMP_WAIT_POLICY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"}) {
