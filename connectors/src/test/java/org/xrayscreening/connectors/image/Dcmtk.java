@@ -15,23 +15,23 @@ import java.util.concurrent.TimeUnit;
  * file {@link DicomWriter} wrote. {@code .ci/run} installs dcmtk; a test that needs it is skipped (an
  * assumption, reported as skipped) only where dcmtk is absent.
  */
-final class Dcmtk {
+public final class Dcmtk {
 
     private static final boolean AVAILABLE = probe();
 
     private Dcmtk() {
     }
 
-    static boolean available() {
+    public static boolean available() {
         return AVAILABLE;
     }
 
-    static void assumeAvailable() {
+    public static void assumeAvailable() {
         assumeTrue(AVAILABLE, "dcmtk is not installed (apt-get install dcmtk); .ci/run installs it");
     }
 
     /** Runs {@code tool args... in out} on {@code input} and returns the output file's bytes. */
-    static byte[] convert(byte[] input, String tool, String... args) throws IOException, InterruptedException {
+    public static byte[] convert(byte[] input, String tool, String... args) throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("dcmtk");
         try {
             Path in = dir.resolve("in.dcm");

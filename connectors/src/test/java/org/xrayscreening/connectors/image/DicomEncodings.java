@@ -20,13 +20,13 @@ import com.github.jaiimageio.jpeg2000.impl.J2KImageWriterSpi;
  * window in its header that maps it back onto the 8-bit image) and the transfer syntaxes (made with dcmtk,
  * with the JPEG 2000 writer of jai-imageio, or with the test RLE encoder).
  */
-final class DicomEncodings {
+public final class DicomEncodings {
 
     private DicomEncodings() {
     }
 
     /** Bases in Explicit VR Little Endian. */
-    static Map<String, byte[]> bases(BufferedImage g8) {
+    public static Map<String, byte[]> bases(BufferedImage g8) {
         byte[] g = pixels(g8);
         int w = g8.getWidth();
         int h = g8.getHeight();
@@ -61,7 +61,7 @@ final class DicomEncodings {
     }
 
     /** The 12-bit stored values of {@code bases(g8).get("12-bit MONOCHROME2")} as a 16-bit gray image. */
-    static BufferedImage twelveBit(BufferedImage g8) {
+    public static BufferedImage twelveBit(BufferedImage g8) {
         byte[] g = pixels(g8);
         BufferedImage out = new BufferedImage(g8.getWidth(), g8.getHeight(), BufferedImage.TYPE_USHORT_GRAY);
         for (int i = 0; i < g.length; i++) {
@@ -71,14 +71,14 @@ final class DicomEncodings {
         return out;
     }
 
-    static byte[] pixels(BufferedImage g8) {
+    public static byte[] pixels(BufferedImage g8) {
         BufferedImage c = new BufferedImage(g8.getWidth(), g8.getHeight(), BufferedImage.TYPE_BYTE_GRAY);
         c.setData(g8.getRaster());
         return ((DataBufferByte) c.getRaster().getDataBuffer()).getData();
     }
 
     /** A JPEG 2000 codestream (no JP2 box) of a gray image, lossless (5/3 wavelet) or lossy at 4 bits/pixel. */
-    static byte[] jpeg2000(BufferedImage image, boolean lossless) throws IOException {
+    public static byte[] jpeg2000(BufferedImage image, boolean lossless) throws IOException {
         ImageWriter writer = new J2KImageWriterSpi().createWriterInstance();
         try {
             J2KImageWriteParam p = (J2KImageWriteParam) writer.getDefaultWriteParam();

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.xrayscreening.stream.ScreeningJob;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
+import org.xrayscreening.testsupport.MarkdownCommands;
 
 /**
  * Every {@code ./xray-screening ...} and {@code flink run ... stream-job-*.jar ...} command line that README.md

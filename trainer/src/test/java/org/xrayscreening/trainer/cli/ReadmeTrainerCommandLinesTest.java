@@ -12,6 +12,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.xrayscreening.trainer.TrainerCli;
 import picocli.CommandLine;
+import org.xrayscreening.testsupport.MarkdownCommands;
 
 /**
  * Every trainer command line that README.md and docs/*.md show ({@code trainer/trainer.sh ...}, {@code $T ...}

@@ -35,6 +35,8 @@ import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.network.Networks;
 import org.xrayscreening.models.preprocess.Preprocessor;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
+import org.xrayscreening.connectors.image.Dcmtk;
+import org.xrayscreening.connectors.image.DicomEncodings;
 
 /**
  * Issue 13's agreement test: one synthetic chest X-ray, written as PNG, JPEG and DICOM in every supported
@@ -138,7 +140,7 @@ class DicomAgreementTest {
         List<float[]> inputs = new ArrayList<>(prepared.inputs());
         // what the old decoder made of a 12-bit image (0..4095 read as a 16-bit range), and an uninverted
         // MONOCHROME1: the model must tell these apart from the PNG, or the agreement would prove nothing
-        inputs.add(pre.toChw(misread12Bit(g8)));
+        inputs.add(pre.toChw(DicomEncodings.twelveBit(g8)));
         inputs.add(pre.toChw(inverted(g8)));
         float[] p = probabilities(inputs);
         int png = indexOf(prepared, "x.png");
@@ -201,7 +203,7 @@ class DicomAgreementTest {
      * back onto the 8-bit image (as a detector's "for presentation" image carries its window).
      */
     static Map<String, byte[]> bases(BufferedImage g8) {
-        byte[] g = pixels(g8);
+        byte[] g = DicomEncodings.pixels(g8);
         int w = g8.getWidth();
         int h = g8.getHeight();
         int n = g.length;
@@ -238,7 +240,7 @@ class DicomAgreementTest {
 
     /** The base's image as JPEG 2000 in DICOM (unsigned bases; the signed one goes as its 16-bit twin). */
     private static byte[] jpeg2000Of(String base, BufferedImage g8, boolean lossless) throws Exception {
-        byte[] g = pixels(g8);
+        byte[] g = DicomEncodings.pixels(g8);
         int w = g8.getWidth();
         int h = g8.getHeight();
         String ts = lossless ? "1.2.840.10008.1.2.4.90" : "1.2.840.10008.1.2.4.91";
@@ -250,7 +252,7 @@ class DicomAgreementTest {
                 img.getRaster().setSample(i % w, i / w, 0, mono1 ? 255 - v : v);
             }
             return DicomWriter.gray8(w, h, new byte[g.length]).monochrome1(mono1)
-                    .encapsulated(ts, jpeg2000(img, lossless), 0).toBytes();
+                    .encapsulated(ts, DicomEncodings.jpeg2000(img, lossless), 0).toBytes();
         }
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_USHORT_GRAY);
         boolean twelveBit = base.startsWith("12bit");
@@ -267,28 +269,7 @@ class DicomAgreementTest {
         } else {
             writer.window(32768, 65536);
         }
-        return writer.encapsulated(ts, jpeg2000(img, lossless), 3000).toBytes();
-    }
-
-    private static byte[] jpeg2000(BufferedImage image, boolean lossless) throws Exception {
-        ImageWriter writer = new J2KImageWriterSpi().createWriterInstance();
-        try {
-            J2KImageWriteParam p = (J2KImageWriteParam) writer.getDefaultWriteParam();
-            p.setWriteCodeStreamOnly(true);
-            p.setLossless(lossless);
-            p.setFilter(lossless ? J2KImageWriteParam.FILTER_53 : J2KImageWriteParam.FILTER_97);
-            if (!lossless) {
-                p.setEncodingRate(4.0);
-            }
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            try (MemoryCacheImageOutputStream out = new MemoryCacheImageOutputStream(bytes)) {
-                writer.setOutput(out);
-                writer.write(null, new IIOImage(image, null, null), p);
-            }
-            return bytes.toByteArray();
-        } finally {
-            writer.dispose();
-        }
+        return writer.encapsulated(ts, DicomEncodings.jpeg2000(img, lossless), 3000).toBytes();
     }
 
     private static byte[] encode(BufferedImage img, String format) throws Exception {
@@ -297,24 +278,8 @@ class DicomAgreementTest {
         return out.toByteArray();
     }
 
-    private static byte[] pixels(BufferedImage g8) {
-        BufferedImage c = new BufferedImage(g8.getWidth(), g8.getHeight(), BufferedImage.TYPE_BYTE_GRAY);
-        c.setData(g8.getRaster());
-        return ((DataBufferByte) c.getRaster().getDataBuffer()).getData();
-    }
-
-    /** 12-bit values in a 16-bit image, as the old decoder returned them: a nearly black picture. */
-    private static BufferedImage misread12Bit(BufferedImage g8) {
-        byte[] g = pixels(g8);
-        BufferedImage out = new BufferedImage(g8.getWidth(), g8.getHeight(), BufferedImage.TYPE_USHORT_GRAY);
-        for (int i = 0; i < g.length; i++) {
-            out.getRaster().setSample(i % g8.getWidth(), i / g8.getWidth(), 0, twelve(g[i] & 0xFF));
-        }
-        return out;
-    }
-
     private static BufferedImage inverted(BufferedImage g8) {
-        byte[] g = pixels(g8);
+        byte[] g = DicomEncodings.pixels(g8);
         BufferedImage out = new BufferedImage(g8.getWidth(), g8.getHeight(), BufferedImage.TYPE_BYTE_GRAY);
         for (int i = 0; i < g.length; i++) {
             out.getRaster().setSample(i % g8.getWidth(), i / g8.getWidth(), 0, 255 - (g[i] & 0xFF));

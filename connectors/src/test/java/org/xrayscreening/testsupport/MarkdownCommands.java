@@ -1,4 +1,4 @@
-package org.xrayscreening.stream.cli;
+package org.xrayscreening.testsupport;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,12 +14,11 @@ import java.util.regex.Pattern;
  * joined, leading {@code VAR=value} assignments skipped, a trailing {@code # comment} dropped) and in inline code
  * spans that start with the program. Options tables (a table whose first column holds {@code `--option value`}
  * spans) are returned separately. Used to check that every documented command line parses.
- * (The trainer module's tests hold a copy of this class.)
  */
-final class MarkdownCommands {
+public final class MarkdownCommands {
 
     /** One command line: where it was found, and its arguments after the program prefix. */
-    record Found(String where, String text, List<String> args) {
+    public record Found(String where, String text, List<String> args) {
         @Override
         public String toString() {
             return where + ": " + text;
@@ -27,14 +26,14 @@ final class MarkdownCommands {
     }
 
     /** One row of an options table: the first column's options and the header of the table's second column. */
-    record TableRow(String where, String options, String secondHeader, String lastCommandBefore) {}
+    public record TableRow(String where, String options, String secondHeader, String lastCommandBefore) {}
 
     private static final Pattern ENV = Pattern.compile("^([A-Za-z_][A-Za-z0-9_]*=(\"[^\"]*\"|'[^']*'|\\S*)\\s+)+");
     private static final Pattern SPAN = Pattern.compile("`([^`]+)`");
 
-    final List<Found> commands = new ArrayList<>();
-    final List<TableRow> tableRows = new ArrayList<>();
-    final List<String> fencedBlocks = new ArrayList<>();
+    public final List<Found> commands = new ArrayList<>();
+    public final List<TableRow> tableRows = new ArrayList<>();
+    public final List<String> fencedBlocks = new ArrayList<>();
 
     private MarkdownCommands() {}
 
@@ -43,7 +42,7 @@ final class MarkdownCommands {
      *                 the end of the line / span
      * @param variables values for shell variables in arguments ("spec%%:*" for ${spec%%:*}, "T" for $T)
      */
-    static MarkdownCommands scan(Path file, List<String> prefixes, Map<String, String> variables) throws IOException {
+    public static MarkdownCommands scan(Path file, List<String> prefixes, Map<String, String> variables) throws IOException {
         MarkdownCommands found = new MarkdownCommands();
         List<String> lines = Files.readAllLines(file);
         String name = file.getFileName().toString();
@@ -162,7 +161,7 @@ final class MarkdownCommands {
     }
 
     /** Shell-like words up to the end of the command ({@code #} comment, pipe, {@code ;}, {@code &&}, redirection). */
-    static List<String> tokens(String s, Map<String, String> variables, String where) {
+    public static List<String> tokens(String s, Map<String, String> variables, String where) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
         boolean inWord = false;
@@ -251,7 +250,7 @@ final class MarkdownCommands {
     }
 
     /** The checkout's root: the nearest folder upwards from the working directory holding README.md and pom.xml. */
-    static Path repositoryRoot() {
+    public static Path repositoryRoot() {
         for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
             if (Files.isRegularFile(p.resolve("README.md")) && Files.isRegularFile(p.resolve("pom.xml"))
                     && Files.isDirectory(p.resolve("stream-job"))) {
