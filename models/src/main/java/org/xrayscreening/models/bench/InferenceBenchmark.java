@@ -88,10 +88,7 @@ public final class InferenceBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
-        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        Engine engine = Engine.getEngine("PyTorch");
-        JniUtils.setNumThreads(threads);
+        Engine engine = BenchEngine.start(threads);
         JniUtils.setGradMode(false);
 
         List<Architecture> archs = architectures.isEmpty()

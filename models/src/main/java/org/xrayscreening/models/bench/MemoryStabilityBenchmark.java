@@ -2,7 +2,6 @@ package org.xrayscreening.models.bench;
 
 import ai.djl.Device;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -63,9 +62,7 @@ public final class MemoryStabilityBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
-        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        Engine.getEngine("PyTorch");
+        BenchEngine.start(threads);
         JniUtils.setGradMode(false);
         System.err.println(NativeRuntime.describe());
         Architecture architecture = Architecture.fromId(arch);

@@ -83,10 +83,7 @@ public final class TrainingBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
-        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        Engine engine = Engine.getEngine("PyTorch");
-        JniUtils.setNumThreads(threads);
+        Engine engine = BenchEngine.start(threads);
         PrintStream log = System.err;
         log.println(NativeRuntime.describe());
         List<Result> results = new ArrayList<>();
