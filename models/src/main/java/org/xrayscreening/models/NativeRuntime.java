@@ -69,6 +69,24 @@ public final class NativeRuntime {
         return family == null ? name : String.format(Locale.ROOT, "%s (family %s, model %s)", name, family, model);
     }
 
+    /**
+     * Whether this CPU has native bfloat16 arithmetic (AVX512_BF16 or AMX-BF16). Elsewhere oneDNN emulates bf16
+     * and it is slower than fp32, so {@code Precision.AUTO} only picks bf16 where this is true.
+     */
+    public static boolean hasBfloat16Instructions() {
+        return hasBfloat16In(readOrEmpty(Path.of("/proc/cpuinfo")));
+    }
+
+    static boolean hasBfloat16In(List<String> cpuinfoLines) {
+        for (String line : cpuinfoLines) {
+            if (line.startsWith("flags")) {
+                List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
+                return flags.contains("avx512_bf16") || flags.contains("amx_bf16");
+            }
+        }
+        return false;
+    }
+
     /** One line: CPU, cores, allocator and the native settings in force. */
     public static String describe() {
         String allocator = allocator();

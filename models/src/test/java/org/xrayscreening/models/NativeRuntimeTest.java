@@ -34,4 +34,17 @@ class NativeRuntimeTest {
         assertThat(NativeRuntime.cpuIn(cpuinfo)).isEqualTo("AMD EPYC 9R45 (family 26, model 2)");
         assertThat(NativeRuntime.cpuIn(List.of())).isEqualTo("unknown CPU");
     }
+
+    @Test
+    void bfloat16InstructionsAreReadFromTheCpuFlags() {
+        String zen4 = "flags\t\t: fpu vme avx2 avx512f avx512_bf16 clzero";
+        String sapphireRapids = "flags\t\t: fpu avx512f amx_bf16 amx_tile";
+        String zen3 = "flags\t\t: fpu vme avx2 fma";
+        assertThat(NativeRuntime.hasBfloat16In(List.of("processor\t: 0", zen4))).isTrue();
+        assertThat(NativeRuntime.hasBfloat16In(List.of(sapphireRapids))).isTrue();
+        assertThat(NativeRuntime.hasBfloat16In(List.of(zen3))).isFalse();
+        // a flag that merely starts with the name does not count
+        assertThat(NativeRuntime.hasBfloat16In(List.of("flags\t: avx512_bf16x"))).isFalse();
+        assertThat(NativeRuntime.hasBfloat16In(List.of())).isFalse();
+    }
 }

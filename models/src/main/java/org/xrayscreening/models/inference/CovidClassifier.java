@@ -3,7 +3,9 @@ package org.xrayscreening.models.inference;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.inference.Predictor;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.translate.TranslateException;
 import java.awt.image.BufferedImage;
@@ -45,12 +47,17 @@ public final class CovidClassifier implements AutoCloseable {
     private final Model model;
     private final Predictor<float[], Float> predictor;
     private final boolean manageGradMode;
+    private final Precision precision;
+    private final Bfloat16 bf16;
     private boolean closed;
 
-    private CovidClassifier(ModelVersion version, Preprocessor preprocessor, Model model, boolean manageGradMode) {
+    private CovidClassifier(ModelVersion version, Preprocessor preprocessor, Model model, boolean manageGradMode,
+                            Precision precision, Bfloat16 bf16) {
         this.version = version;
         this.preprocessor = preprocessor;
         this.model = model;
+        this.precision = precision;
+        this.bf16 = bf16;
         this.predictor = model.newPredictor(new ProbabilityTranslator(preprocessor));
         this.manageGradMode = manageGradMode;
     }
@@ -63,12 +70,24 @@ public final class CovidClassifier implements AutoCloseable {
 
     /** Verifies and loads one version; throws (and loads nothing) if any checksum does not match. */
     public static CovidClassifier load(ModelRegistry registry, ModelVersion version) throws IOException {
-        return load(registry, version, true);
+        return load(registry, version, Precision.FP32);
+    }
+
+    /** As {@link #load(ModelRegistry, ModelVersion)}, computing in {@code precision}. */
+    public static CovidClassifier load(ModelRegistry registry, ModelVersion version, Precision precision)
+            throws IOException {
+        return load(registry, version, true, precision);
     }
 
     /** {@code manageGradMode = false} only lets a test show what happens without it. */
     static CovidClassifier load(ModelRegistry registry, ModelVersion version, boolean manageGradMode)
             throws IOException {
+        return load(registry, version, manageGradMode, Precision.FP32);
+    }
+
+    private static CovidClassifier load(ModelRegistry registry, ModelVersion version, boolean manageGradMode,
+                                        Precision precision) throws IOException {
+        Objects.requireNonNull(precision, "precision");
         Objects.requireNonNull(version, "version");
         registry.verify(version);
         ModelMetadata metadata = version.metadata();
@@ -77,6 +96,7 @@ public final class CovidClassifier implements AutoCloseable {
         long start = System.nanoTime();
         Model model = Model.newInstance(ModelExport.WEIGHTS_PREFIX);
         CovidClassifier classifier = null;
+        Bfloat16 bf16 = null;
         try {
             Block block = Networks.classifier(version.architecture(), ModelExport.NUM_CLASSES);
             model.setBlock(block);
@@ -86,18 +106,27 @@ public final class CovidClassifier implements AutoCloseable {
                 // DJL silently skips a parameter file without its "DJL@" header
                 throw new IOException(ModelExport.WEIGHTS_FILE + " of " + version + " is not a DJL parameter file");
             }
+            if (precision == Precision.BF16) {
+                bf16 = Bfloat16.open(model.getNDManager());
+                int size = metadata.inputSize();
+                model.setBlock(bf16.copyToBfloat16(block,
+                        Networks.classifier(version.architecture(), ModelExport.NUM_CLASSES), model.getNDManager(),
+                        new Shape(1, 3, size, size)));
+                // the fp32 copy is no longer used: free it now rather than when the model closes
+                block.getParameters().values().forEach(Parameter::close);
+            }
             classifier = new CovidClassifier(version, new Preprocessor(metadata.normalization(), metadata.inputSize()),
-                    model, manageGradMode);
+                    model, manageGradMode, precision, bf16);
             classifier.smokeTest();
-            LOG.info("loaded model {} ({} px, {}) in {} ms on {}", version, metadata.inputSize(),
-                    metadata.normalization(), (System.nanoTime() - start) / 1_000_000,
+            LOG.info("loaded model {} ({} px, {}, {}) in {} ms on {}", version, metadata.inputSize(),
+                    metadata.normalization(), precision.id(), (System.nanoTime() - start) / 1_000_000,
                     model.getNDManager().getDevice());
             return classifier;
         } catch (MalformedModelException | RuntimeException | TranslateException e) {
-            closeQuietly(classifier, model);
+            closeQuietly(classifier, model, bf16);
             throw new IOException("cannot load model " + version + ": " + e.getMessage(), e);
         } catch (IOException e) {
-            closeQuietly(classifier, model);
+            closeQuietly(classifier, model, bf16);
             throw e;
         }
     }
@@ -155,6 +184,11 @@ public final class CovidClassifier implements AutoCloseable {
         return version;
     }
 
+    /** The number format this classifier computes in. */
+    public Precision precision() {
+        return precision;
+    }
+
     public ModelMetadata metadata() {
         return version.metadata();
     }
@@ -170,12 +204,15 @@ public final class CovidClassifier implements AutoCloseable {
             closed = true;
             predictor.close();
             model.close();
+            if (bf16 != null) {
+                bf16.close();
+            }
         }
     }
 
     @Override
     public String toString() {
-        return "CovidClassifier[" + version + "]";
+        return "CovidClassifier[" + version + (precision == Precision.FP32 ? "" : ", " + precision.id()) + "]";
     }
 
     /** One forward pass on a blank input before serving: a hot swap must fail here, not on live traffic. */
@@ -204,12 +241,15 @@ public final class CovidClassifier implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(CovidClassifier classifier, Model model) {
+    private static void closeQuietly(CovidClassifier classifier, Model model, Bfloat16 bf16) {
         try {
             if (classifier != null) {
                 classifier.close();
             } else {
                 model.close();
+                if (bf16 != null) {
+                    bf16.close();
+                }
             }
         } catch (RuntimeException e) {
             LOG.warn("error while closing a model that failed to load", e);

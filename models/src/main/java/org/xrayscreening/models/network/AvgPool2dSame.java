@@ -3,6 +3,7 @@ package org.xrayscreening.models.network;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.pooling.Pool;
@@ -46,7 +47,10 @@ public final class AvgPool2dSame extends AbstractBlock {
         long[] pw = Pad2d.tfSamePads(s.get(3), kernel, stride);
         Shape k = new Shape(kernel, kernel);
         Shape st = new Shape(stride, stride);
-        NDArray mask = x.getManager().ones(new Shape(1, 1, s.get(2), s.get(3)), x.getDataType(), x.getDevice());
+        // a bf16 input reports UNKNOWN and DJL cannot create arrays of it: derive the mask from x instead
+        NDArray mask = x.getDataType() == DataType.UNKNOWN
+                ? x.get("0:1, 0:1").mul(0).add(1)
+                : x.getManager().ones(new Shape(1, 1, s.get(2), s.get(3)), x.getDataType(), x.getDevice());
         NDArray sum;
         NDArray count;
         if (ph[0] == ph[1] && pw[0] == pw[1]) {

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
@@ -66,7 +67,10 @@ public final class BatchNormNoScale extends AbstractBlock {
         NDArray betaValue = parameterStore.getValue(beta, device, training);
         NDArray mean = parameterStore.getValue(runningMean, device, training);
         NDArray var = parameterStore.getValue(runningVar, device, training);
-        NDArray ones = x.getManager().ones(new Shape(channels), x.getDataType(), device);
+        // a bf16 network (inference.Bfloat16) reports UNKNOWN and DJL cannot create arrays of it: derive from beta
+        NDArray ones = x.getDataType() == DataType.UNKNOWN
+                ? betaValue.mul(0).add(1)
+                : x.getManager().ones(new Shape(channels), x.getDataType(), device);
         return BatchNorm.batchNorm(x, mean, var, ones, betaValue, AXIS, momentum, epsilon, training);
     }
 
