@@ -24,7 +24,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.inference.Bfloat16;
+import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.network.Networks;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -79,7 +83,21 @@ public final class InferenceBenchmark implements Callable<Integer> {
     double minSeconds = 8;
 
     /** One measured configuration. */
-    record Result(Architecture architecture, int size, int batch, int iterations, double seconds,
+    @Option(names = "--precision", split = ",",
+            description = "fp32, bf16 (bfloat16 through inference.Bfloat16), or both: fp32,bf16. Default: fp32.")
+    List<String> precisions = new ArrayList<>(List.of("fp32"));
+
+    @Option(names = "--eager-reference", arity = "0..1", fallbackValue = "/usr/bin/python3", paramLabel = "PYTHON",
+            description = "After each network, measure the same configurations in eager PyTorch with"
+                    + " scripts/eager-reference.py (needs python3-torch, python3-torchvision; default interpreter"
+                    + " /usr/bin/python3) and print the ratio.")
+    String eagerPython;
+
+    @Option(names = "--eager-script", defaultValue = "scripts/eager-reference.py",
+            description = "Path of the eager reference script. Default: ${DEFAULT-VALUE}.")
+    Path eagerScript;
+
+    record Result(Architecture architecture, String precision, int size, int batch, int iterations, double seconds,
                   double medianMillis) {
         double imagesPerSecond() {
             return batch * iterations / seconds;
@@ -107,20 +125,36 @@ public final class InferenceBenchmark implements Callable<Integer> {
             if (extraSize != null && extraSize != arch.nativeInputSize()) {
                 sizes.add(extraSize);
             }
-            try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch")) {
-                Block block = Networks.classifier(arch, 2);
-                int s0 = arch.nativeInputSize();
-                block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 3, s0, s0));
-                model.setBlock(block);
-                try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
-                    for (int size : sizes) {
-                        for (int batch : batches) {
-                            Result r = measure(model, predictor, arch, size, batch, log);
-                            results.add(r);
-                            log.printf(Locale.ROOT, "%-12s %3dx%-3d batch %d: %7.2f img/s (median %.1f ms/batch, %d"
-                                            + " batches in %.1f s)%n", arch.id(), size, size, batch,
-                                    r.imagesPerSecond(), r.medianMillis(), r.iterations(), r.seconds());
+            for (String precisionName : precisions) {
+                Precision precision = Precision.parse(precisionName);
+                try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch");
+                     Bfloat16 bf16 = precision == Precision.BF16 ? Bfloat16.open(model.getNDManager()) : null) {
+                    Block block = Networks.classifier(arch, 2);
+                    int s0 = arch.nativeInputSize();
+                    Shape first = new Shape(1, 3, s0, s0);
+                    block.initialize(model.getNDManager(), DataType.FLOAT32, first);
+                    model.setBlock(bf16 == null ? block
+                            : bf16.copyToBfloat16(block, Networks.classifier(arch, 2), model.getNDManager(), first));
+                    try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
+                        for (int size : sizes) {
+                            for (int batch : batches) {
+                                Result r = measure(model, predictor, arch, precision, size, batch);
+                                results.add(r);
+                                log.printf(Locale.ROOT, "%-12s %s %3dx%-3d batch %d: %7.2f img/s (median %.1f"
+                                                + " ms/batch, %d batches in %.1f s)%n", arch.id(), precision.id(),
+                                        size, size, batch, r.imagesPerSecond(), r.medianMillis(), r.iterations(),
+                                        r.seconds());
+                            }
                         }
+                    }
+                }
+            }
+            if (eagerPython != null) {
+                for (int size : sizes) {
+                    for (Result r : eagerReference(arch, size)) {
+                        results.add(r);
+                        log.printf(Locale.ROOT, "%-12s eager %3dx%-3d batch %d: %7.2f img/s (median %.1f ms/batch)%n",
+                                arch.id(), size, size, r.batch(), r.imagesPerSecond(), r.medianMillis());
                     }
                 }
             }
@@ -144,8 +178,42 @@ public final class InferenceBenchmark implements Callable<Integer> {
         }
     }
 
-    private Result measure(Model model, Predictor<NDList, NDList> predictor, Architecture arch, int size, int batch,
-                           PrintStream log) throws TranslateException {
+    /**
+     * The same configurations in eager PyTorch, in a child process with the same threads. Its OpenBLAS must not
+     * see OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which make its GEMM ~100x slower on these machines (STACK.md).
+     */
+    private List<Result> eagerReference(Architecture arch, int size) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(eagerPython, eagerScript.toString(), "--arch", arch.id(),
+                "--size", Integer.toString(size), "--threads", Integer.toString(threads),
+                "--batch", String.join(",", batches.stream().map(String::valueOf).toList()),
+                "--warmup", Integer.toString(Math.max(1, warmup)),
+                "--min-iterations", Integer.toString(minIterations), "--min-seconds", Double.toString(minSeconds)));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+        pb.environment().remove("OPENBLAS_CORETYPE");
+        pb.environment().remove("OPENBLAS_L2_SIZE");
+        pb.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+        Process process = pb.start();
+        List<Result> results = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = lines.readLine()) != null) {
+                JsonNode n = json.readTree(line);
+                results.add(new Result(arch, "eager", n.get("size").asInt(), n.get("batch").asInt(),
+                        n.get("iterations").asInt(), n.get("iterations").asInt() * n.get("batch").asInt()
+                        / n.get("imagesPerSecond").asDouble(), n.get("medianMillis").asDouble()));
+            }
+        }
+        int code = process.waitFor();
+        if (code != 0) {
+            throw new IOException(String.join(" ", command) + " exited with " + code);
+        }
+        return results;
+    }
+
+    private Result measure(Model model, Predictor<NDList, NDList> predictor, Architecture arch, Precision precision,
+                           int size, int batch) throws TranslateException {
         Shape shape = new Shape(batch, 3, size, size);
         for (int i = 0; i < warmup; i++) {
             once(model, predictor, shape);
@@ -163,7 +231,7 @@ public final class InferenceBenchmark implements Callable<Integer> {
         double median = sorted.length % 2 == 1
                 ? sorted[sorted.length / 2]
                 : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2.0;
-        return new Result(arch, size, batch, times.size(), timed / 1e9, median / 1e6);
+        return new Result(arch, precision.id(), size, batch, times.size(), timed / 1e9, median / 1e6);
     }
 
     /** One prediction; returns the nanoseconds spent in predict + reading the logits. */
@@ -183,12 +251,20 @@ public final class InferenceBenchmark implements Callable<Integer> {
         }
     }
 
+    /** One row per configuration; with bf16 or eager rows, each also shows its ratio to fp32 in this run. */
     private static void printTable(List<Result> results, PrintStream out) {
-        out.println("| model | input | batch | img/s | median ms/batch | batches timed |");
-        out.println("| --- | --- | ---: | ---: | ---: | ---: |");
+        out.println("| model | input | batch | precision | img/s | vs DJL fp32 | median ms/batch | batches timed |");
+        out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |");
         for (Result r : results) {
-            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %.1f | %.0f | %d |%n", r.architecture().id(), r.size(),
-                    r.size(), r.batch(), r.imagesPerSecond(), r.medianMillis(), r.iterations());
+            String ratio = results.stream()
+                    .filter(f -> f.precision().equals("fp32") && f.architecture() == r.architecture()
+                            && f.size() == r.size() && f.batch() == r.batch())
+                    .findFirst()
+                    .map(f -> String.format(Locale.ROOT, "%.2fx", r.imagesPerSecond() / f.imagesPerSecond()))
+                    .orElse("");
+            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %s | %.1f | %s | %.0f | %d |%n", r.architecture().id(),
+                    r.size(), r.size(), r.batch(), r.precision(), r.imagesPerSecond(), ratio, r.medianMillis(),
+                    r.iterations());
         }
     }
 
