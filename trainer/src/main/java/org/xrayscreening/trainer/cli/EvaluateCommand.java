@@ -7,6 +7,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
@@ -14,6 +15,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.preprocess.Preprocessor;
 import org.xrayscreening.models.registry.ModelRef;
 import org.xrayscreening.models.registry.ModelRegistry;
@@ -26,6 +28,7 @@ import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
+import org.xrayscreening.trainer.evaluation.PrecisionAgreement;
 import org.xrayscreening.trainer.report.EvaluationReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -81,6 +84,11 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + " 'none' to always recompute (default: ${DEFAULT-VALUE})")
     String scoreCacheOption;
 
+    @Option(names = "--precision", split = ",", defaultValue = "fp32",
+            description = "fp32, bf16 or auto; several (fp32,bf16) score each model in each and print how far the"
+                    + " answers moved against the bar bf16 must pass (default: ${DEFAULT-VALUE})")
+    List<String> precisionNames;
+
     private Path scoreCache;
 
     @Override
@@ -108,9 +116,15 @@ public final class EvaluateCommand implements Callable<Integer> {
         Map<Preprocessor, PreparedImages[]> cache = new HashMap<>();
         List<ModelScores> scores = new ArrayList<>();
         Set<String> skipped = new LinkedHashSet<>();
+        List<Precision> precisions = precisionNames.stream().map(Precision::parse).distinct().toList();
+        Map<Precision, List<ModelScores>> byPrecision = new LinkedHashMap<>();
+        List<PrecisionAgreement> agreements = new ArrayList<>();
         for (String m : models) {
-            ModelRef ref = ModelRef.parse(m);
-            try (CovidClassifier classifier = CovidClassifier.load(reg, ref.architecture(), ref.ref())) {
+          ModelRef ref = ModelRef.parse(m);
+          ModelScores fp32Scores = null;
+          for (Precision precision : precisions) {
+            try (CovidClassifier classifier = CovidClassifier.load(reg, reg.resolve(ref.architecture(), ref.ref()),
+                    precision)) {
                 Preprocessor pre = classifier.preprocessor();
                 PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> new PreparedImages[] {
                         PreparedImages.load(evalEntries, p), PreparedImages.load(validationEntries, p)});
@@ -119,7 +133,8 @@ public final class EvaluateCommand implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 Path cached = scoreCache == null ? null : scoreCache.resolve(classifier.version().architecture().id()
                         + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), splitName,
-                        classifier.metadata().files()) + ".csv");
+                        classifier.metadata().files()) + (precision == Precision.FP32 ? "" : "-" + precision.id())
+                        + ".csv");
                 float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared[0], prepared[1]);
                 boolean fromCache = pv != null;
                 if (pv == null) {
@@ -138,8 +153,16 @@ public final class EvaluateCommand implements Callable<Integer> {
                     note = "trained on data/split " + trained + ", not on this one (" + ds.digest()
                             + "): evaluated images may have been seen in training";
                 }
-                String label = classifier.version().toString();
-                scores.add(new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note));
+                String label = classifier.version() + (precision == Precision.FP32 ? "" : " (" + precision.id() + ")");
+                ModelScores modelScores = new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note);
+                scores.add(modelScores);
+                byPrecision.computeIfAbsent(precision, k -> new ArrayList<>()).add(modelScores);
+                if (precision == Precision.FP32) {
+                    fp32Scores = modelScores;
+                } else if (fp32Scores != null) {
+                    agreements.add(PrecisionAgreement.of(classifier.version().toString(), precision.id(), fp32Scores,
+                            modelScores, classifier.metadata().decisionThreshold()));
+                }
                 if (fromCache) {
                     System.out.printf(Locale.ROOT, "%s: %d + %d scores from %s%n", label, p.length, v.length, cached);
                 } else {
@@ -147,11 +170,17 @@ public final class EvaluateCommand implements Callable<Integer> {
                             p.length, v.length, sec, (p.length + v.length) / sec);
                 }
             }
+          }
         }
         List<ModelScores> all = new ArrayList<>(scores);
-        if (scores.size() > 1) {
-            all.add(ModelEvaluation.ensemble(scores));
-        }
+        byPrecision.forEach((precision, group) -> {
+            if (group.size() > 1) {
+                ModelScores ensemble = ModelEvaluation.ensemble(group);
+                all.add(precision == Precision.FP32 ? ensemble : new ModelScores("ensemble (" + precision.id() + ")",
+                        ensemble.entries(), ensemble.scores(), ensemble.validationEntries(),
+                        ensemble.validationScores(), ensemble.note()));
+            }
+        });
         List<ModelEvaluation> evaluations = new ArrayList<>();
         for (ModelScores s : all) {
             evaluations.add(ModelEvaluation.of(s, targetSensitivity));
@@ -161,6 +190,14 @@ public final class EvaluateCommand implements Callable<Integer> {
         EvaluationReport.write(dir, new EvaluationReport.Context(TrainerCli.commandLine(), dataset.origin(), splitName,
                 spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations);
         System.out.print(EvaluationReport.markdownTables(evaluations));
+        if (!agreements.isEmpty()) {
+            String table = PrecisionAgreement.markdown(agreements);
+            Files.writeString(dir.resolve("precision-agreement.md"), "# Precision agreement\n\n" + splitName
+                    + " split, " + evalEntries.size() + " images; the model's own decision threshold (metadata).\n\n"
+                    + table);
+            System.out.println();
+            System.out.print(table);
+        }
         System.out.println("report: " + dir.resolve("report.md"));
         return 0;
     }
