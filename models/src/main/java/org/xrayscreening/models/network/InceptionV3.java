@@ -93,18 +93,18 @@ public final class InceptionV3 extends KerasBackbone {
         convIndex++;
         int padH = same ? sameStride1(kernelH) : 0;
         int padW = same ? sameStride1(kernelW) : 0;
-        return new SequentialBlock()
+        return Releasing.sequential()
                 .add(keras("conv2d" + suffix, conv(filters, kernelH, kernelW, stride, padH, padW, false, 1)))
                 .add(keras("batch_normalization" + suffix, new BatchNormNoScale(BN_EPSILON, bnMomentum())))
                 .add(Activation.reluBlock());
     }
 
     private static SequentialBlock seq(Block... blocks) {
-        return new SequentialBlock().addAll(blocks);
+        return Releasing.sequential().addAll(blocks);
     }
 
     private static ParallelBlock concat(Block... branches) {
-        return new ParallelBlock(KerasBackbone::concatChannels, List.of(branches));
+        return Releasing.parallel(KerasBackbone::concatChannels, List.of(branches));
     }
 
     @Override

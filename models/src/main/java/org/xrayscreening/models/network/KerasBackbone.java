@@ -5,12 +5,15 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.LambdaBlock;
 import ai.djl.nn.ParameterList;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import ai.djl.util.PairList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -77,6 +80,13 @@ public abstract class KerasBackbone extends SequentialBlock {
     public abstract int minInputSize();
 
     /** Records that {@code block} is Keras layer {@code name}; returns the block. */
+    /** Frees each stage's activations once the next stage has consumed them (see {@link Releasing}). */
+    @Override
+    protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training,
+                                     PairList<String, Object> params) {
+        return Releasing.forwardInOrder(getChildren().values(), parameterStore, inputs, training, params);
+    }
+
     protected final <B extends Block> B keras(String name, B block) {
         if (kerasNames.containsValue(name)) {
             throw new IllegalStateException("duplicate Keras layer name " + name);
@@ -172,6 +182,14 @@ public abstract class KerasBackbone extends SequentialBlock {
         return conv(channels, kernel, kernel, stride, padding, padding, false, channels);
     }
 
+    /**
+     * Keras ReLU(max_value=6) as one op: DJL's relu6Block computes minimum(6, relu(x)), which leaves the relu
+     * output and a scalar array behind on every call (intermediates {@link Releasing} cannot reach).
+     */
+    static Block relu6() {
+        return new LambdaBlock(x -> new NDList(x.singletonOrThrow().clip(0, 6)), "ReLU6");
+    }
+
     /** Keras BatchNormalization(axis=1, epsilon) with gamma and beta. */
     static BatchNorm batchNorm(float epsilon) {
         return BatchNorm.builder().optAxis(1).optEpsilon(epsilon).optMomentum(bnMomentum()).build();
@@ -179,7 +197,7 @@ public abstract class KerasBackbone extends SequentialBlock {
 
     /** Keras SeparableConv2D(filters, kernel, padding="same", use_bias=False), stride 1: depthwise then 1x1. */
     static SequentialBlock separable(int inChannels, int filters, int kernel) {
-        return new SequentialBlock()
+        return Releasing.sequential()
                 .add(depthwise(inChannels, kernel, 1, sameStride1(kernel)))
                 .add(conv(filters, 1, 1, 0, false));
     }

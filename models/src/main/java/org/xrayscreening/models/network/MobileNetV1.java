@@ -1,6 +1,5 @@
 package org.xrayscreening.models.network;
 
-import ai.djl.nn.Activation;
 import ai.djl.nn.SequentialBlock;
 
 /**
@@ -58,27 +57,27 @@ public final class MobileNetV1 extends KerasBackbone {
         this.alpha = alpha;
 
         int filters = scaled(32);
-        add(new SequentialBlock()
+        add(Releasing.sequential()
                 .add(Pad2d.tfSame(3, 2))
                 .add(keras("conv1", conv(filters, 3, 2, 0, false)))
                 .add(keras("conv1_bn", batchNorm(BN_EPSILON)))
-                .add(Activation.relu6Block()));
+                .add(relu6()));
 
         int channels = filters;
         for (int i = 0; i < POINTWISE_FILTERS.length; i++) {
             int id = i + 1;
             int stride = STRIDES[i];
             int pointwise = scaled(POINTWISE_FILTERS[i]);
-            SequentialBlock block = new SequentialBlock();
+            SequentialBlock block = Releasing.sequential();
             if (stride != 1) {
                 block.add(Pad2d.zeros(0, 1, 0, 1));
             }
             block.add(keras("conv_dw_" + id, depthwise(channels, 3, stride, stride == 1 ? 1 : 0)))
                     .add(keras("conv_dw_" + id + "_bn", batchNorm(BN_EPSILON)))
-                    .add(Activation.relu6Block())
+                    .add(relu6())
                     .add(keras("conv_pw_" + id, conv(pointwise, 1, 1, 0, false)))
                     .add(keras("conv_pw_" + id + "_bn", batchNorm(BN_EPSILON)))
-                    .add(Activation.relu6Block());
+                    .add(relu6());
             add(block);
             channels = pointwise;
         }

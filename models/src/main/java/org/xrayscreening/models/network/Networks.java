@@ -55,7 +55,7 @@ public final class Networks {
         if (numClasses < 1) {
             throw new IllegalArgumentException("numClasses must be positive: " + numClasses);
         }
-        return new SequentialBlock()
+        return Releasing.sequential()
                 .add(kerasBackbone(architecture))
                 .add(Pool.globalAvgPool2dBlock())
                 .add(Dropout.builder().optRate(DROPOUT_RATE).build())

@@ -1,5 +1,6 @@
 package org.xrayscreening.models.network;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
@@ -34,7 +35,7 @@ public final class ResNet50 extends KerasBackbone {
     static final float BN_EPSILON = 1.001e-5f;
 
     public ResNet50() {
-        add(new SequentialBlock()
+        add(Releasing.sequential()
                 .add(keras("conv1_conv", conv(64, 7, 2, 3, true)))
                 .add(keras("conv1_bn", batchNorm(BN_EPSILON)))
                 .add(Activation.reluBlock())
@@ -47,7 +48,7 @@ public final class ResNet50 extends KerasBackbone {
     }
 
     private void stage(String name, int filters, int blocks, int stride) {
-        SequentialBlock stage = new SequentialBlock();
+        SequentialBlock stage = Releasing.sequential();
         stage.add(block(name + "_block1", filters, stride, true));
         for (int i = 2; i <= blocks; i++) {
             stage.add(block(name + "_block" + i, filters, 1, false));
@@ -57,11 +58,11 @@ public final class ResNet50 extends KerasBackbone {
 
     private Block block(String name, int filters, int stride, boolean convShortcut) {
         Block shortcut = convShortcut
-                ? new SequentialBlock()
+                ? Releasing.sequential()
                         .add(keras(name + "_0_conv", pointwise(4 * filters, stride, true)))
                         .add(keras(name + "_0_bn", batchNorm(BN_EPSILON)))
                 : Blocks.identityBlock();
-        SequentialBlock main = new SequentialBlock()
+        SequentialBlock main = Releasing.sequential()
                 .add(keras(name + "_1_conv", pointwise(filters, stride, true)))
                 .add(keras(name + "_1_bn", batchNorm(BN_EPSILON)))
                 .add(Activation.reluBlock())
@@ -70,11 +71,16 @@ public final class ResNet50 extends KerasBackbone {
                 .add(Activation.reluBlock())
                 .add(keras(name + "_3_conv", conv(4 * filters, 1, 1, 0, true)))
                 .add(keras(name + "_3_bn", batchNorm(BN_EPSILON)));
-        return new ParallelBlock(ResNet50::addRelu, List.of(shortcut, main));
+        return Releasing.parallel(ResNet50::addRelu, List.of(shortcut, main));
     }
 
     private static NDList addRelu(List<NDList> branches) {
-        return new NDList(Activation.relu(sum(branches).singletonOrThrow()));
+        NDArray sum = sum(branches).singletonOrThrow();
+        NDArray out = Activation.relu(sum);
+        if (branches.size() > 1) {
+            sum.close(); // made here, consumed by relu (with one branch it would be that branch's own output)
+        }
+        return new NDList(out);
     }
 
     @Override

@@ -35,7 +35,7 @@ public final class Xception extends KerasBackbone {
     private int residualIndex;
 
     public Xception() {
-        add(new SequentialBlock()
+        add(Releasing.sequential()
                 .add(keras("block1_conv1", conv(32, 3, 2, 0, false)))
                 .add(keras("block1_conv1_bn", batchNorm(BN_EPSILON)))
                 .add(Activation.reluBlock())
@@ -49,18 +49,18 @@ public final class Xception extends KerasBackbone {
 
         for (int k = 5; k <= 12; k++) {
             String prefix = "block" + k;
-            SequentialBlock main = new SequentialBlock();
+            SequentialBlock main = Releasing.sequential();
             for (int j = 1; j <= 3; j++) {
                 main.add(Activation.reluBlock())
                         .add(keras(prefix + "_sepconv" + j, separable(728, 728, 3)))
                         .add(keras(prefix + "_sepconv" + j + "_bn", batchNorm(BN_EPSILON)));
             }
-            add(new ParallelBlock(KerasBackbone::sum, List.of(Blocks.identityBlock(), main)));
+            add(Releasing.parallel(KerasBackbone::sum, List.of(Blocks.identityBlock(), main)));
         }
 
         add(entryBlock(13, 728, 728, 1024, true));
 
-        add(new SequentialBlock()
+        add(Releasing.sequential()
                 .add(keras("block14_sepconv1", separable(1024, 1536, 3)))
                 .add(keras("block14_sepconv1_bn", batchNorm(BN_EPSILON)))
                 .add(Activation.reluBlock())
@@ -76,12 +76,12 @@ public final class Xception extends KerasBackbone {
     private Block entryBlock(int k, int inChannels, int filters1, int filters2, boolean leadingRelu) {
         String suffix = residualIndex == 0 ? "" : "_" + residualIndex;
         residualIndex++;
-        Block residual = new SequentialBlock()
+        Block residual = Releasing.sequential()
                 .add(keras("conv2d" + suffix, pointwise(filters2, 2, false)))
                 .add(keras("batch_normalization" + suffix, batchNorm(BN_EPSILON)));
 
         String prefix = "block" + k;
-        SequentialBlock main = new SequentialBlock();
+        SequentialBlock main = Releasing.sequential();
         if (leadingRelu) {
             main.add(Activation.reluBlock());
         }
@@ -92,7 +92,7 @@ public final class Xception extends KerasBackbone {
                 .add(keras(prefix + "_sepconv2_bn", batchNorm(BN_EPSILON)))
                 .add(Pad2d.tfSame(3, 2, Double.NEGATIVE_INFINITY))
                 .add(maxPoolValid(3, 2));
-        return new ParallelBlock(KerasBackbone::sum, List.of(residual, main));
+        return Releasing.parallel(KerasBackbone::sum, List.of(residual, main));
     }
 
     @Override
