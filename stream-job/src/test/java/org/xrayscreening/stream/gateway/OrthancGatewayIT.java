@@ -239,10 +239,19 @@ class OrthancGatewayIT {
                 crashClient.close();
             }
 
-            // a further restart with nothing new publishes nothing: every chest X-ray once, the others never
-            DicomGateway.Running idle = gateway().start();
-            Thread.sleep(3000);
-            idle.close();
+            // a further restart republishes nothing already published: a fourth image sent after it starts is
+            // published (so the gateway was running and past its position) and everything else only once
+            DicomGateway.Running again = gateway().start();
+            Path fourth = dicom("cr-pa-fourth", 7, false, "CR", "CHEST", "PA", "PAT-1007");
+            patientByUid.put(sopInstanceUid(fourth), "PAT-1007");
+            orthanc.storescu(List.of(fourth));
+            try {
+                assertThat(TopicReader.readUntil(kafka.bootstrapServers(), "xray.recommendations",
+                        Recommendation.class, 4, Duration.ofMinutes(3))).extracting(Recommendation::studyId)
+                        .containsExactlyInAnyOrderElementsOf(patientByUid.keySet());
+            } finally {
+                again.close();
+            }
             List<XrayAcquired> acquired = TopicReader.readAll(kafka.bootstrapServers(), "xray.acquired",
                     XrayAcquired.class, Duration.ofSeconds(5));
             assertThat(acquired).extracting(XrayAcquired::studyId)
