@@ -67,6 +67,7 @@ refused "trainer CronJob and Deployment together" "enable one" --set trainer.ser
 refused "an allocator the images cannot preload" "nativeRuntime.allocator must be" --set nativeRuntime.allocator=tcmalloc
 refused "an unknown upgrade mode" "upgradeMode" --set streamJob.upgradeMode=fast
 refused "an image URL prefix that is not http(s)" "must start with https://" --set 'streamJob.imageSources.urlPrefixes={ftp://pacs/}'
+refused "the DICOM gateway without a credentials Secret" "gateway.credentialsSecret" --set gateway.enabled=true
 refused "a relative image file root" "must be an absolute path" --set 'trainer.imageSources.fileRoots={spool}'
 
 # No credential may reach a rendered manifest: only references to Secrets.

@@ -123,6 +123,11 @@ spec:
           mountPath: /etc/xray/job
           readOnly: true
         {{- end }}
+        {{- if $sj.imageSources.credentialsSecret }}
+        - name: url-credentials
+          mountPath: /etc/xray/url-credentials
+          readOnly: true
+        {{- end }}
         {{- include "xray-screening.kafkaVolumeMounts" $ | nindent 8 }}
         {{- with $sj.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
@@ -143,6 +148,15 @@ spec:
     - name: job-config
       configMap:
         name: {{ include "xray-screening.jobConfigMapName" $ }}
+    {{- end }}
+    {{- if $sj.imageSources.credentialsSecret }}
+    - name: url-credentials
+      secret:
+        secretName: {{ $sj.imageSources.credentialsSecret }}
+        defaultMode: 0440
+        items:
+          - key: url-credentials
+            path: credentials
     {{- end }}
     {{- include "xray-screening.kafkaVolumes" $ | nindent 4 }}
     {{- with $sj.extraVolumes }}

@@ -182,6 +182,12 @@ Checks on values that would otherwise fail only at run time.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and .Values.gateway.enabled (not .Values.gateway.credentialsSecret) }}
+{{- fail "gateway.enabled: set gateway.credentialsSecret to a Secret holding the Orthanc credentials file (no credentials in values)" }}
+{{- end }}
+{{- if and .Values.gateway.enabled (not (or (hasPrefix "https://" .Values.gateway.orthancUrl) (hasPrefix "http://" .Values.gateway.orthancUrl))) }}
+{{- fail (printf "gateway.orthancUrl: %q must start with https:// or http://" .Values.gateway.orthancUrl) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -19,6 +19,7 @@ import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.connectors.image.HttpCredentials;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.KafkaClientProperties;
@@ -27,6 +28,7 @@ import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
+import org.xrayscreening.stream.gateway.DicomGateway;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,7 +47,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "xray-screening", mixinStandardHelpOptions = true, version = "xray-screening 0.1.0",
         description = "Screens chest X-rays for COVID-19 as they are acquired (Kafka -> Flink -> 4 CNNs).",
-        subcommands = {LocalScreening.class, ScreeningBenchmark.class})
+        subcommands = {LocalScreening.class, ScreeningBenchmark.class, DicomGateway.class})
 public class ScreeningJob implements Callable<Integer> {
 
     @Mixin
@@ -121,6 +123,11 @@ public class ScreeningJob implements Callable<Integer> {
                         + "multicast addresses stay refused.")
         public boolean allowPrivateAddresses;
 
+        @Option(scope = ScopeType.INHERIT, names = "--url-credentials", paramLabel = "FILE",
+                description = "File of basic-auth credentials per URL prefix, one 'URL-PREFIX USER:PASSWORD' a line "
+                        + "(e.g. Orthanc's): sent with claim-check downloads under that prefix, never logged.")
+        public Path urlCredentials;
+
         @Option(scope = ScopeType.INHERIT, names = "--canonical-max-side", defaultValue = "512",
                 description = "Images are reduced to this longer side before they fan out to the models.")
         public int canonicalMaxSide;
@@ -188,7 +195,20 @@ public class ScreeningJob implements Callable<Integer> {
          */
         public ImageSourcePolicy imageSources() {
             return ImageSourcePolicy.of(allowFileRoots == null ? List.of() : allowFileRoots,
-                    allowUrlPrefixes == null ? List.of() : allowUrlPrefixes, allowPrivateAddresses);
+                    allowUrlPrefixes == null ? List.of() : allowUrlPrefixes, allowPrivateAddresses)
+                    .withCredentials(httpCredentials());
+        }
+
+        /** The {@code --url-credentials} file, read now (none without the option). */
+        public HttpCredentials httpCredentials() {
+            if (urlCredentials == null) {
+                return HttpCredentials.NONE;
+            }
+            try {
+                return HttpCredentials.load(urlCredentials);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot read --url-credentials " + urlCredentials, e);
+            }
         }
 
         public Map<String, String> kafkaClientProperties() {

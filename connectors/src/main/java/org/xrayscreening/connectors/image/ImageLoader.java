@@ -226,12 +226,16 @@ public final class ImageLoader implements Serializable, AutoCloseable {
                     .connectTimeout(Duration.ofNanos(Math.min(remaining, connectTimeout.toNanos())))
                     .callTimeout(Duration.ofNanos(remaining))
                     .build();
-            Request request = new Request.Builder().url(url).get()
+            Request.Builder requestBuilder = new Request.Builder().url(url).get()
                     .header("User-Agent", "xray-screening")
                     .header("Accept", "*/*")
                     // the size limit applies to the bytes on the wire, as before: no transparent gzip
-                    .header("Accept-Encoding", "identity")
-                    .build();
+                    .header("Accept-Encoding", "identity");
+            if (target.authorization() != null) {
+                // matched again on every hop by prefix, scheme included: never sent to another prefix or to http
+                requestBuilder.header("Authorization", target.authorization());
+            }
+            Request request = requestBuilder.build();
             Call call = pinned.newCall(request);
             try (Response response = call.execute()) {
                 int status = response.code();

@@ -88,20 +88,38 @@ public final class ImageSourcePolicy implements Serializable {
         }
     }
 
-    /** An http(s) source that passed the policy: connect to one of {@code addresses}, never re-resolve. */
-    public record HttpTarget(URI uri, String scheme, String host, int port, List<InetAddress> addresses) {}
+    /**
+     * An http(s) source that passed the policy: connect to one of {@code addresses}, never re-resolve; send
+     * {@code authorization} (null: none) as the {@code Authorization} header.
+     */
+    public record HttpTarget(URI uri, String scheme, String host, int port, List<InetAddress> addresses,
+                             String authorization) {
+        /** Without the credentials. */
+        @Override
+        public String toString() {
+            return "HttpTarget[scheme=" + scheme + ", port=" + port + ", addresses=" + addresses.size()
+                    + ", authorization=" + (authorization != null ? "<set>" : "none") + "]";
+        }
+    }
 
     private final List<String> fileRoots;
     private final List<UrlPrefix> urlPrefixes;
     private final boolean allowPrivateAddresses;
     private final Resolver resolver;
+    private final HttpCredentials credentials;
 
     private ImageSourcePolicy(List<String> fileRoots, List<UrlPrefix> urlPrefixes, boolean allowPrivateAddresses,
                               Resolver resolver) {
+        this(fileRoots, urlPrefixes, allowPrivateAddresses, resolver, HttpCredentials.NONE);
+    }
+
+    private ImageSourcePolicy(List<String> fileRoots, List<UrlPrefix> urlPrefixes, boolean allowPrivateAddresses,
+                              Resolver resolver, HttpCredentials credentials) {
         this.fileRoots = List.copyOf(fileRoots);
         this.urlPrefixes = List.copyOf(urlPrefixes);
         this.allowPrivateAddresses = allowPrivateAddresses;
         this.resolver = Objects.requireNonNull(resolver, "resolver");
+        this.credentials = Objects.requireNonNull(credentials, "credentials");
     }
 
     /**
@@ -125,7 +143,7 @@ public final class ImageSourcePolicy implements Serializable {
                 all.add(r);
             }
         }
-        return new ImageSourcePolicy(all, urlPrefixes, allowPrivateAddresses, resolver);
+        return new ImageSourcePolicy(all, urlPrefixes, allowPrivateAddresses, resolver, credentials);
     }
 
     /** This policy plus more URL prefixes. */
@@ -137,12 +155,22 @@ public final class ImageSourcePolicy implements Serializable {
                 all.add(parsed);
             }
         }
-        return new ImageSourcePolicy(fileRoots, all, allowPrivateAddresses, resolver);
+        return new ImageSourcePolicy(fileRoots, all, allowPrivateAddresses, resolver, credentials);
     }
 
     /** This policy with another resolver (tests: simulate DNS answers). */
     public ImageSourcePolicy withResolver(Resolver resolver) {
-        return new ImageSourcePolicy(fileRoots, urlPrefixes, allowPrivateAddresses, resolver);
+        return new ImageSourcePolicy(fileRoots, urlPrefixes, allowPrivateAddresses, resolver, credentials);
+    }
+
+    /**
+     * This policy sending basic-auth credentials to the URLs under their prefixes (each hop of a redirect is
+     * matched again, so credentials never follow a redirect to another prefix). Credentials allow nothing by
+     * themselves: a URL must still match an allowed prefix.
+     */
+    public ImageSourcePolicy withCredentials(HttpCredentials credentials) {
+        return new ImageSourcePolicy(fileRoots, urlPrefixes, allowPrivateAddresses, resolver,
+                this.credentials.and(credentials));
     }
 
     public List<Path> fileRoots() {
@@ -156,10 +184,11 @@ public final class ImageSourcePolicy implements Serializable {
     /** For a startup log line: counts only. */
     public String summary() {
         return fileRoots.size() + " file root(s), " + urlPrefixes.size() + " URL prefix(es), private addresses "
-                + (allowPrivateAddresses ? "allowed" : "refused");
+                + (allowPrivateAddresses ? "allowed" : "refused")
+                + (credentials.isEmpty() ? "" : ", credentials for some prefixes");
     }
 
-    private static UrlPrefix parsePrefix(String prefix) {
+    static UrlPrefix parsePrefix(String prefix) {
         URI u;
         try {
             u = new URI(Objects.requireNonNull(prefix, "prefix").trim());
@@ -307,7 +336,7 @@ public final class ImageSourcePolicy implements Serializable {
                 throw notAllowed(scheme + ": host resolves to " + why + " address");
             }
         }
-        return new HttpTarget(uri, scheme, uri.getHost(), port, List.of(addresses));
+        return new HttpTarget(uri, scheme, uri.getHost(), port, List.of(addresses), credentials.authorizationFor(uri));
     }
 
     /** Lower case, IPv6 brackets and a trailing dot removed. */

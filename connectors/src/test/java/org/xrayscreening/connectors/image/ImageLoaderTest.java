@@ -84,6 +84,22 @@ class ImageLoaderTest {
             ex.getResponseHeaders().add("Location", "file:///etc/passwd");
             respond(ex, 302, new byte[0], -1);
         });
+        // a PACS behind basic auth: 401 without the right credentials, else the body
+        server.createContext("/pacs/", ex -> {
+            String expected = "Basic " + Base64.getEncoder().encodeToString("gateway:pa ss:word".getBytes());
+            boolean ok = expected.equals(ex.getRequestHeaders().getFirst("Authorization"));
+            respond(ex, ok ? 200 : 401, BODY, ok ? BODY.length : -1);
+        });
+        server.createContext("/pacs-redirect-out", ex -> {
+            ex.getResponseHeaders().add("Location", base + "/authorization");
+            respond(ex, 302, new byte[0], -1);
+        });
+        // echoes the Authorization header it received ("none" without one)
+        server.createContext("/authorization", ex -> {
+            String h = ex.getRequestHeaders().getFirst("Authorization");
+            byte[] body = (h == null ? "none" : h).getBytes();
+            respond(ex, 200, body, body.length);
+        });
         // echoes the Host header it received
         server.createContext("/host", ex -> {
             byte[] host = ex.getRequestHeaders().getFirst("Host").getBytes();
@@ -199,6 +215,33 @@ class ImageLoaderTest {
         }
         assertThat(failure(loader, uri(base + "/loop"), DeadLetterReason.IMAGE_UNREACHABLE).detail())
                 .contains("redirects");
+    }
+
+    @Test
+    void credentialsAreSentOnlyUnderTheirPrefix(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("credentials"),
+                "# orthanc\n" + base + "/pacs/  gateway:pa ss:word\n");
+        HttpCredentials credentials = HttpCredentials.load(file);
+        assertThat(credentials.toString()).contains("gateway").doesNotContain("pa ss:word");
+        ImageLoader withCredentials = new ImageLoader(limits, serverOnly.withCredentials(credentials),
+                Duration.ofSeconds(2), Duration.ofSeconds(5));
+        assertThat(withCredentials.load(uri(base + "/pacs/instances/1/file"))).isEqualTo(BODY);
+        assertThat(failure(loader, uri(base + "/pacs/instances/1/file"), DeadLetterReason.IMAGE_UNREACHABLE).detail())
+                .contains("401");
+        // outside the prefix, directly or through a redirect from inside it: no credentials
+        assertThat(new String(withCredentials.load(uri(base + "/authorization")))).isEqualTo("none");
+        ImageLoader redirected = new ImageLoader(limits, serverOnly.withCredentials(
+                HttpCredentials.basic(base + "/pacs-redirect-out", "gateway", "x")), Duration.ofSeconds(2),
+                Duration.ofSeconds(5));
+        assertThat(new String(redirected.load(uri(base + "/pacs-redirect-out")))).isEqualTo("none");
+        // credentials allow nothing by themselves
+        ImageLoader notAllowed = new ImageLoader(limits, ImageSourcePolicy.of(List.of(), List.of(), true)
+                .withCredentials(credentials), Duration.ofSeconds(2), Duration.ofSeconds(5));
+        failure(notAllowed, uri(base + "/pacs/instances/1/file"), DeadLetterReason.IMAGE_SOURCE_NOT_ALLOWED);
+        // a malformed line names its number, never its content
+        Path bad = Files.writeString(dir.resolve("bad"), base + "/pacs/ no-colon-" + SECRET + "\n");
+        assertThat(catchThrowableOfType(IllegalArgumentException.class, () -> HttpCredentials.load(bad)).getMessage())
+                .contains("line 1").doesNotContain(SECRET);
     }
 
     @Test

@@ -243,7 +243,7 @@ class HelmChartTest {
     @Test
     void serveModeIsASingleWriterDeploymentInsteadOfTheCronJob() {
         assertThat(ofKind(allOn, "CronJob")).isEmpty();
-        Map<String, Object> deployment = single(allOn, "Deployment");
+        Map<String, Object> deployment = deployment(allOn, "-trainer");
         Map<String, Object> spec = map(deployment, "spec");
         assertThat(spec.get("replicas")).isEqualTo(1);
         assertThat(map(spec, "strategy").get("type")).isEqualTo("Recreate");
@@ -275,11 +275,14 @@ class HelmChartTest {
         assertThat(args).contains("--allow-private-addresses");
         org.xrayscreening.stream.ScreeningJob allOnJob = new org.xrayscreening.stream.ScreeningJob();
         new picocli.CommandLine(allOnJob).parseArgs(args.toArray(String[]::new));
+        // the credentials file exists only in the pod (a mounted Secret): see dicomGatewayIsAnOptionalDeployment...
+        assertThat(allOnJob.options.urlCredentials).isNotNull();
+        allOnJob.options.urlCredentials = null;
         assertThat(allOnJob.options.imageSources().fileRoots()).containsExactly(java.nio.file.Path.of("/mnt/modality-spool"));
         assertThat(allOnJob.options.allowUrlPrefixes).containsExactlyElementsOf(strings(sources.get("urlPrefixes")));
         assertThat(allOnJob.options.imageSources().allowsPrivateAddresses()).isTrue();
 
-        List<String> serve = strings(container(podSpecs(single(allOn, "Deployment")).get(0), "trainer").get("args"));
+        List<String> serve = strings(container(podSpecs(deployment(allOn, "-trainer")).get(0), "trainer").get("args"));
         assertThat(flag(serve, "--allow-url-prefix")).isEqualTo(
                 strings(map(map(allOnValues, "trainer"), "imageSources").get("urlPrefixes")).get(0));
         assertThat(serve).contains("--allow-private-addresses");
@@ -374,15 +377,22 @@ class HelmChartTest {
 
         List<Map<String, Object>> topics = ofKind(allOn, "KafkaTopic");
         Map<String, Object> names = map(map(values, "kafka"), "topics");
-        assertThat(topics).extracting(t -> map(t, "spec").get("topicName"))
-                .containsExactlyInAnyOrderElementsOf(TOPIC_KEYS.stream().map(names::get).collect(Collectors.toList()));
+        // the seven topics, and the DICOM gateway's position topic (gateway enabled in all-on), compacted
+        String position = (String) map(values, "gateway").get("positionTopic");
+        List<Object> expected = TOPIC_KEYS.stream().map(names::get).collect(Collectors.toList());
+        expected.add(position);
+        assertThat(topics).extracting(t -> map(t, "spec").get("topicName")).containsExactlyInAnyOrderElementsOf(expected);
         String cluster = (String) map(allOnValues, "strimzi").get("clusterName");
         for (Map<String, Object> topic : topics) {
             assertThat(topic.get("apiVersion")).isEqualTo("kafka.strimzi.io/v1beta2");
             assertThat(map(map(topic, "metadata"), "labels").get("strimzi.io/cluster")).isEqualTo(cluster);
             assertThat((Integer) map(topic, "spec").get("partitions")).isPositive();
             assertThat((Integer) map(topic, "spec").get("replicas")).isPositive();
-            assertThat(map(map(topic, "spec"), "config").get("retention.ms")).isInstanceOf(String.class);
+            if (position.equals(map(topic, "spec").get("topicName"))) {
+                assertThat(map(map(topic, "spec"), "config").get("cleanup.policy")).isEqualTo("compact");
+            } else {
+                assertThat(map(map(topic, "spec"), "config").get("retention.ms")).isInstanceOf(String.class);
+            }
         }
         Map<String, Object> acquired = topics.stream()
                 .filter(t -> "xray.acquired".equals(map(t, "spec").get("topicName"))).findFirst().orElseThrow();
@@ -444,6 +454,40 @@ class HelmChartTest {
                 }
             }
         }
+    }
+
+    @Test
+    void dicomGatewayIsAnOptionalDeploymentWithOrthancCredentialsFromASecret() throws Exception {
+        assertThat(ofKind(defaults, "Deployment")).noneMatch(d -> name(d).endsWith("-gateway"));
+        Map<String, Object> gateway = deployment(allOn, "-gateway");
+        assertThat(map(gateway, "spec").get("replicas")).isEqualTo(1);
+        assertThat(map(map(gateway, "spec"), "strategy").get("type")).isEqualTo("Recreate");
+        Map<String, Object> podSpec = podSpecs(gateway).get(0);
+        Map<String, Object> c = container(podSpec, "gateway");
+        List<String> args = strings(c.get("args"));
+        Map<String, Object> g = map(allOnValues, "gateway");
+        // the arguments after the main class are the product's own command line: they must parse
+        List<String> cli = args.subList(args.indexOf("org.xrayscreening.stream.ScreeningJob") + 1, args.size());
+        org.xrayscreening.stream.ScreeningJob job = new org.xrayscreening.stream.ScreeningJob();
+        picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(job).parseArgs(cli.toArray(String[]::new));
+        assertThat(parsed.subcommand().commandSpec().name()).isEqualTo("gateway");
+        assertThat(flag(cli, "--orthanc-url")).isEqualTo(g.get("orthancUrl"));
+        assertThat(flag(cli, "--bootstrap-servers")).isEqualTo(map(allOnValues, "kafka").get("bootstrapServers"));
+        String credentialsFile = flag(cli, "--url-credentials");
+        // the credentials come from the Secret, mounted where --url-credentials points; never in args or env
+        Map<String, Object> volume = listOfMaps(podSpec.get("volumes")).stream()
+                .filter(v -> "url-credentials".equals(v.get("name"))).findFirst().orElseThrow();
+        assertThat(map(volume, "secret").get("secretName")).isEqualTo(g.get("credentialsSecret"));
+        Map<String, Object> mount = listOfMaps(c.get("volumeMounts")).stream()
+                .filter(m -> "url-credentials".equals(m.get("name"))).findFirst().orElseThrow();
+        assertThat(credentialsFile).startsWith(mount.get("mountPath") + "/");
+        // the stream job reads the claim checks with the same kind of Secret
+        List<String> jobArgs = strings(map(map(single(allOn, "FlinkDeployment"), "spec"), "job").get("args"));
+        assertThat(flag(jobArgs, "--url-credentials")).isEqualTo(credentialsFile);
+        assertThat(flag(template("--set", "gateway.enabled=true", "--set", "gateway.credentialsSecret=s").stream()
+                .filter(d -> "Deployment".equals(d.get("kind")) && name(d).endsWith("-gateway"))
+                .map(d -> strings(container(podSpecs(d).get(0), "gateway").get("args"))).findFirst().orElseThrow(),
+                "--gateway-id")).isEqualTo(map(values, "gateway").get("gatewayId"));
     }
 
     @Test
@@ -541,6 +585,13 @@ class HelmChartTest {
     private static Map<String, Object> single(List<Map<String, Object>> docs, String kind) {
         List<Map<String, Object>> found = ofKind(docs, kind);
         assertThat(found).as("exactly one " + kind).hasSize(1);
+        return found.get(0);
+    }
+
+    /** The one Deployment whose name ends with {@code suffix} (-trainer, -gateway). */
+    private static Map<String, Object> deployment(List<Map<String, Object>> docs, String suffix) {
+        List<Map<String, Object>> found = ofKind(docs, "Deployment").stream().filter(d -> name(d).endsWith(suffix)).toList();
+        assertThat(found).as("exactly one Deployment *" + suffix).hasSize(1);
         return found.get(0);
     }
 
