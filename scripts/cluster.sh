@@ -65,6 +65,7 @@ assemble_libs() {
 
 write_conf() {
   mkdir -p "$dir/conf" "$dir/log" "$dir/pids" "$dir/checkpoints" "$dir/savepoints" "$dir/kafka-data"
+  rm -f "$dir/conf/tm-resource-params"
   cat > "$dir/cluster.env" <<EOF
 XRAY_CLUSTER_DIR=$dir
 REST_PORT=$(free_port)
@@ -160,7 +161,24 @@ EOF
 }
 
 pid_of() { cat "$dir/pids/$1.pid" 2>/dev/null || true; }
-alive() { local p; p="$(pid_of "$1")"; [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
+# A process killed with -9 stays a zombie until its parent reaps it, and kill -0 still succeeds on a zombie.
+alive() {
+  local p state
+  p="$(pid_of "$1")"
+  [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null || return 1
+  state="$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null || echo X)"
+  [[ "$state" != Z && "$state" != X ]]
+}
+
+# kill_9 NAME: SIGKILL, then wait until the process is really gone (its ports free) before returning.
+kill_9() {
+  local p i
+  p="$(pid_of "$1")"; [[ -n "$p" ]] || die "no $1"
+  kill -KILL "$p"
+  for ((i = 0; i < 100; i++)); do alive "$1" || break; sleep 0.1; done
+  alive "$1" && die "$1 (pid $p) still alive 10 s after SIGKILL"
+  echo "killed $1 (pid $p) with SIGKILL"
+}
 
 # spawn NAME LOGFILE CMD...: starts CMD in the background (its own process group) and records its pid.
 spawn() {
@@ -196,7 +214,9 @@ start_taskmanager() {
   load_env
   read -r -a ports <<<"$TM_METRICS_PORTS"
   metrics_port="${ports[$((n - 1))]:-0}"
-  params="$(resource_params GET_TM_RESOURCE_PARAMS)"
+  # the same for every TaskManager: worked out once (a JVM start is seconds on a busy machine)
+  [[ -s "$dir/conf/tm-resource-params" ]] || resource_params GET_TM_RESOURCE_PARAMS > "$dir/conf/tm-resource-params"
+  params="$(cat "$dir/conf/tm-resource-params")"
   jvm="$(sed -n 1p <<<"$params")"; dyn="$(sed -n 2p <<<"$params")"
   # jemalloc, OMP wait policy and crash-report location for the JVMs that run PyTorch (scripts/native-env.sh).
   # xray.metrics.port: each TaskManager on this host serves the job's Prometheus metrics on its own port.
@@ -318,15 +338,13 @@ case "$cmd" in
     flink_cli "$@"
     ;;
   kill-taskmanager)
-    p="$(pid_of "taskmanager-${1:?N}")"; [[ -n "$p" ]] || die "no taskmanager-$1"
-    kill -KILL "$p"; echo "killed taskmanager-$1 (pid $p) with SIGKILL"
+    kill_9 "taskmanager-${1:?N}"
     ;;
   start-taskmanager)
     load_env; start_taskmanager "${1:?N}"; echo "taskmanager-$1 started (pid $(pid_of "taskmanager-$1"))"
     ;;
   kill-kafka)
-    p="$(pid_of kafka)"; [[ -n "$p" ]] || die "no kafka"
-    kill -KILL "$p"; echo "killed kafka (pid $p) with SIGKILL"
+    kill_9 kafka
     ;;
   start-kafka)
     load_env; start_kafka; wait_port "$KAFKA_PORT" kafka 60; echo "kafka started (pid $(pid_of kafka)) on $dir/kafka-data"
