@@ -94,6 +94,9 @@ taskmanager.memory.process.size: $TM_MEMORY
 # No RocksDB: the heap state backend needs (almost) no managed memory, and PyTorch's native memory is
 # outside Flink's accounting, so the process size above is the JVM's share only.
 taskmanager.memory.managed.fraction: 0.05
+# DJL reads model parameters through direct buffers: with the default (0) four networks loading in one
+# TaskManager failed with "OutOfMemoryError: Direct buffer memory" and the job restarted forever.
+taskmanager.memory.task.off-heap.size: 512m
 parallelism.default: 2
 cluster.evenly-spread-out-slots: true
 state.backend.type: hashmap
@@ -268,7 +271,7 @@ flink_cli() {
 cmd="${1:-}"; shift || true
 case "$cmd" in
   start)
-    taskmanagers=2; tm_memory=2048m
+    taskmanagers=2; tm_memory=2560m
     while [[ $# -gt 0 ]]; do
       case "$1" in
         --taskmanagers) taskmanagers="$2"; shift 2 ;;

@@ -49,24 +49,29 @@ final class PrometheusTotals {
 
     /**
      * The counters of the run after the last restart (the resubmit from the savepoint): nothing is replayed there,
-     * so consumed must equal recommendations + dead letters exactly. A resubmitted job has its own classloader and so
-     * its own counters starting at 0 (the old job's endpoint is closed with its classloader); if the counters went
-     * on instead, the difference to the snapshot taken before the resubmit is used.
+     * so consumed must equal recommendations + dead letters exactly. A resubmitted job has its own classloader and
+     * so its own counters from 0: the stopped job's endpoints close with its classloader, which
+     * {@code beforeLastRestart} (scraped between the stop and the resubmit) shows as unreachable. If they still
+     * answered, the new job's counters went on from there and the difference is used.
+     *
+     * @param firstJob the first job's counters just before it was stopped (reported, not checked: they include
+     *                 replays after its faults, and a TaskManager killed with -9 took its counts with it)
      */
-    static String compare(Map<String, Double> beforeLastRestart, Map<String, Double> after) {
+    static String compare(Map<String, Double> firstJob, Map<String, Double> beforeLastRestart, Map<String, Double> after) {
         if (beforeLastRestart == null || after.get("unreachable") > 0) {
             return "metrics unavailable: " + after;
         }
-        boolean reset = after.get(CONSUMED) < beforeLastRestart.get(CONSUMED);
-        double consumed = after.get(CONSUMED) - (reset ? 0 : beforeLastRestart.get(CONSUMED));
-        double recs = after.get(RECOMMENDATIONS) - (reset ? 0 : beforeLastRestart.get(RECOMMENDATIONS));
-        double dls = after.get(DEAD_LETTERS) - (reset ? 0 : beforeLastRestart.get(DEAD_LETTERS));
-        String first = String.format(Locale.ROOT, "before the resubmit (first job, replays after its faults "
-                        + "counted again, counters of the killed TaskManager lost): consumed %.0f, recommendations %.0f, "
-                        + "dead letters %.0f", beforeLastRestart.get(CONSUMED), beforeLastRestart.get(RECOMMENDATIONS),
-                beforeLastRestart.get(DEAD_LETTERS));
-        String last = String.format(Locale.ROOT, "after the resubmit: consumed %.0f, recommendations %.0f, "
-                + "dead letters %.0f", consumed, recs, dls);
-        return (consumed == recs + dls && consumed > 0 ? "metrics agree: " : "metrics DISAGREE: ") + last + "\n" + first;
+        boolean fresh = beforeLastRestart.get("unreachable") > 0;
+        double consumed = after.get(CONSUMED) - (fresh ? 0 : beforeLastRestart.get(CONSUMED));
+        double recs = after.get(RECOMMENDATIONS) - (fresh ? 0 : beforeLastRestart.get(RECOMMENDATIONS));
+        double dls = after.get(DEAD_LETTERS) - (fresh ? 0 : beforeLastRestart.get(DEAD_LETTERS));
+        String last = String.format(Locale.ROOT, "after the resubmit (%s): consumed %.0f, recommendations %.0f, "
+                + "dead letters %.0f", fresh ? "the new job's own counters" : "difference to the counters at the stop",
+                consumed, recs, dls);
+        String first = firstJob == null ? "" : String.format(Locale.ROOT, "%nfirst job, just before the stop (replays "
+                        + "after its faults counted again, counts of the killed TaskManager lost): consumed %.0f, "
+                        + "recommendations %.0f, dead letters %.0f", firstJob.get(CONSUMED),
+                firstJob.get(RECOMMENDATIONS), firstJob.get(DEAD_LETTERS));
+        return (consumed == recs + dls && consumed > 0 ? "metrics agree: " : "metrics DISAGREE: ") + last + first;
     }
 }

@@ -105,18 +105,24 @@ class ChaosLedgerTest {
 
     @Test
     void countersAfterTheLastRestartMustBalanceExactly() {
-        Map<String, Double> before = Map.of(PrometheusTotals.CONSUMED, 40.0, PrometheusTotals.RECOMMENDATIONS, 38.0,
-                PrometheusTotals.DEAD_LETTERS, 4.0, "unreachable", 0.0);
+        Map<String, Double> firstJob = totals(40, 38, 4, 0);
+        Map<String, Double> closedAtStop = totals(0, 0, 0, 2);
         // the resubmitted job's own counters (new classloader): 20 consumed = 18 + 2
-        Map<String, Double> fresh = Map.of(PrometheusTotals.CONSUMED, 20.0, PrometheusTotals.RECOMMENDATIONS, 18.0,
-                PrometheusTotals.DEAD_LETTERS, 2.0, "unreachable", 0.0);
-        assertThat(PrometheusTotals.compare(before, fresh)).startsWith("metrics agree");
-        // counters that went on: the difference to the snapshot must balance
-        Map<String, Double> continued = Map.of(PrometheusTotals.CONSUMED, 60.0, PrometheusTotals.RECOMMENDATIONS, 55.0,
-                PrometheusTotals.DEAD_LETTERS, 6.0, "unreachable", 0.0);
-        assertThat(PrometheusTotals.compare(before, continued)).startsWith("metrics DISAGREE");
-        Map<String, Double> unreachable = Map.of(PrometheusTotals.CONSUMED, 20.0, PrometheusTotals.RECOMMENDATIONS, 18.0,
-                PrometheusTotals.DEAD_LETTERS, 2.0, "unreachable", 1.0);
-        assertThat(PrometheusTotals.compare(before, unreachable)).startsWith("metrics unavailable");
+        assertThat(PrometheusTotals.compare(firstJob, closedAtStop, totals(20, 18, 2, 0)))
+                .startsWith("metrics agree").contains("consumed 20,").contains("consumed 40,");
+        assertThat(PrometheusTotals.compare(firstJob, closedAtStop, totals(20, 17, 2, 0))).startsWith("metrics DISAGREE");
+        // endpoints that survived the stop: the difference to their values at the stop must balance
+        Map<String, Double> stillServing = totals(40, 38, 4, 0);
+        assertThat(PrometheusTotals.compare(firstJob, stillServing, totals(60, 56, 6, 0))).startsWith("metrics agree");
+        assertThat(PrometheusTotals.compare(firstJob, stillServing, totals(60, 55, 6, 0))).startsWith("metrics DISAGREE");
+        // nothing consumed after the restart proves nothing
+        assertThat(PrometheusTotals.compare(firstJob, closedAtStop, totals(0, 0, 0, 0))).startsWith("metrics DISAGREE");
+        assertThat(PrometheusTotals.compare(firstJob, closedAtStop, totals(20, 18, 2, 1))).startsWith("metrics unavailable");
+    }
+
+    private static Map<String, Double> totals(double consumed, double recommendations, double deadLetters,
+                                              double unreachable) {
+        return Map.of(PrometheusTotals.CONSUMED, consumed, PrometheusTotals.RECOMMENDATIONS, recommendations,
+                PrometheusTotals.DEAD_LETTERS, deadLetters, "unreachable", unreachable);
     }
 }
