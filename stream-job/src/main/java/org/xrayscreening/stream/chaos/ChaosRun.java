@@ -195,6 +195,10 @@ public class ChaosRun implements Callable<Integer> {
             while (nextIndex.get() < due(fault) && !producerDone) {
                 Thread.sleep(200);
             }
+            if (producerError != null) {
+                log("FAILED: the producer stopped: %s", producerError);
+                return 1;
+            }
             segment = fault;
             if (fault < FAULTS.size() - 1) {
                 allowed = due(fault + 1);
@@ -333,7 +337,7 @@ public class ChaosRun implements Callable<Integer> {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (Exception e) {
+        } catch (Exception | Error e) {
             producerError = e.toString();
         } finally {
             producerDone = true;
