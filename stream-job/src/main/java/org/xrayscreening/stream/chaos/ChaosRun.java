@@ -226,9 +226,9 @@ public class ChaosRun implements Callable<Integer> {
                     firstJob = PrometheusTotals.scrape(cluster);
                     String savepoint = cluster.stopWithSavepoint(jobId);
                     log("savepoint %s taken, job stopped", savepoint);
-                    // the stopped job's endpoints close with its classloader; if they still answer, the new job's
-                    // counters go on from these values
-                    beforeLastRestart = PrometheusTotals.scrape(cluster);
+                    // the stopped job's endpoints close when the TaskManagers release its classloader (a moment
+                    // after the stop); if they still answer after that, the new job's counters go on from there
+                    beforeLastRestart = PrometheusTotals.awaitClosed(cluster, Duration.ofSeconds(60));
                     // the last window's inputs arrive while no job runs: the resubmitted job must pick them up
                     allowed = studies;
                     jobId = cluster.submit(jobArgs, savepoint);

@@ -32,6 +32,17 @@ final class PrometheusTotals {
         return totals;
     }
 
+    /** Scrapes until no TaskManager answers any more (the stopped job's endpoints closed) or the time is up. */
+    static Map<String, Double> awaitClosed(StandaloneCluster cluster, java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Map<String, Double> totals = scrape(cluster);
+        while (totals.get("unreachable") < cluster.metricsPorts().size() && System.nanoTime() < deadline) {
+            Thread.sleep(500);
+            totals = scrape(cluster);
+        }
+        return totals;
+    }
+
     /** Adds the samples of the three counters in a Prometheus text exposition to {@code totals}. */
     static void add(String exposition, Map<String, Double> totals) {
         for (String line : exposition.split("\n")) {
@@ -62,6 +73,9 @@ final class PrometheusTotals {
             return "metrics unavailable: " + after;
         }
         boolean fresh = beforeLastRestart.get("unreachable") > 0;
+        if (fresh && beforeLastRestart.get(CONSUMED) > 0) {
+            return "metrics unknown: only some TaskManagers closed the stopped job's endpoint: " + beforeLastRestart;
+        }
         double consumed = after.get(CONSUMED) - (fresh ? 0 : beforeLastRestart.get(CONSUMED));
         double recs = after.get(RECOMMENDATIONS) - (fresh ? 0 : beforeLastRestart.get(RECOMMENDATIONS));
         double dls = after.get(DEAD_LETTERS) - (fresh ? 0 : beforeLastRestart.get(DEAD_LETTERS));
