@@ -28,6 +28,7 @@ import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
+import org.xrayscreening.stream.chaos.ChaosRun;
 import org.xrayscreening.stream.gateway.DicomGateway;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -47,7 +48,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "xray-screening", mixinStandardHelpOptions = true, version = "xray-screening 0.1.0",
         description = "Screens chest X-rays for COVID-19 as they are acquired (Kafka -> Flink -> 4 CNNs).",
-        subcommands = {LocalScreening.class, ScreeningBenchmark.class, DicomGateway.class})
+        subcommands = {LocalScreening.class, ScreeningBenchmark.class, DicomGateway.class, ChaosRun.class})
 public class ScreeningJob implements Callable<Integer> {
 
     @Mixin

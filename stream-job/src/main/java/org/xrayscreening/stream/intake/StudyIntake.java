@@ -52,6 +52,10 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     @Override
     public void open(OpenContext openContext) {
         ScreeningMetrics.serve(metricsHost, metricsPort);
+        // On a session cluster every job (and a resubmitted one) gets its own classloader, with its own copy of
+        // ScreeningMetrics: the port must be free again when this job's classes are released.
+        getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent("xray-metrics-endpoint",
+                ScreeningMetrics::stopServing);
         codec = new EventCodec(limits);
         loader = new ImageLoader(limits, imageSources);
         LOG.info("image sources: {}", imageSources.summary());

@@ -22,6 +22,8 @@ public final class ScreeningMetrics {
 
     private static final ScreeningMetrics INSTANCE = new ScreeningMetrics(PrometheusRegistry.defaultRegistry);
     private static final Object SERVER_LOCK = new Object();
+    /** Per-JVM override of the job's metrics port, e.g. {@code -Dxray.metrics.port=9405} on a TaskManager. */
+    public static final String PORT_PROPERTY = "xray.metrics.port";
     private static HTTPServer server;
 
     public final Counter eventsConsumed;
@@ -90,9 +92,11 @@ public final class ScreeningMetrics {
 
     /**
      * Starts the HTTP endpoint once per JVM; later calls (other subtasks in the same TaskManager) are no-ops.
-     * Port 0 disables it.
+     * Port 0 disables it. The JVM's system property {@value #PORT_PROPERTY} wins over the job's port: on a
+     * standalone cluster with several TaskManagers on one host (scripts/cluster.sh) each needs its own.
      */
     public static void serve(String host, int port) {
+        port = Integer.getInteger(PORT_PROPERTY, port);
         if (port <= 0) {
             return;
         }

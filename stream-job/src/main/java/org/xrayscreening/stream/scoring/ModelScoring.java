@@ -83,6 +83,8 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
                 swap(wanted, null, "restored from checkpoint", ctx::output);
             }
         }
+        // outside the try below: this fault must fail the task (and restart the job), not become a failed outcome
+        InjectedFault.maybeThrow(study.studyId, architecture.id());
         long start = System.nanoTime();
         try {
             BufferedImage image = CanonicalImage.fromPixels(study.width, study.height, study.pixels);
