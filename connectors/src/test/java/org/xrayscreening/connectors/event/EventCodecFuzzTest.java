@@ -6,7 +6,8 @@ import org.xrayscreening.connectors.image.ImageLimits;
 /**
  * Coverage-guided fuzzing of the event codec with Jazzer. In {@code mvn verify}: regression mode over the
  * committed seeds in {@code EventCodecFuzzTestInputs/<target>/}. A fuzzing session:
- * {@code JAZZER_FUZZ=1 mvn -o -pl connectors test -Dtest=EventCodecFuzzTest#parseAcquired -Djazzer.max_duration=20m}.
+ * {@code JAZZER_FUZZ=1 mvn -o -pl connectors test -Dtest=EventCodecFuzzTest#parseAcquired} (one target per
+ * run, for the {@code maxDuration} below; only fuzzing mode reads it). See docs/bad-inputs.md.
  *
  * <p>Properties: untrusted bytes give a complete event or an {@link InvalidEventException} with a reason,
  * never another exception; an accepted event, written back out, parses to the same event (what the job
@@ -17,7 +18,7 @@ class EventCodecFuzzTest {
 
     private static final EventCodec CODEC = new EventCodec(new ImageLimits(512 * 1024, 4_000_000L, 8192));
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "10m")
     void parseAcquired(byte[] data) {
         try {
             XrayAcquired event = CODEC.parseAcquired(data);
@@ -30,7 +31,7 @@ class EventCodecFuzzTest {
         }
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "10m")
     void parseModelUpdate(byte[] data) {
         try {
             ModelUpdate update = CODEC.parseModelUpdate(data);

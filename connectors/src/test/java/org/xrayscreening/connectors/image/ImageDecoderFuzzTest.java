@@ -11,8 +11,8 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * Coverage-guided fuzzing of the image decoders with Jazzer, one target per format. {@code mvn verify} runs
  * them in regression mode: only the committed seeds under {@code ImageDecoderFuzzTestInputs/<target>/} (the
  * bad-input corpus' images plus valid ones) and any crash files added there. A fuzzing session:
- * {@code JAZZER_FUZZ=1 mvn -o -pl connectors test -Dtest=ImageDecoderFuzzTest#dicom -Djazzer.max_duration=20m}
- * (see README, "Fuzzing").
+ * {@code JAZZER_FUZZ=1 mvn -o -pl connectors test -Dtest=ImageDecoderFuzzTest#dicom} (one target per run, for the
+ * {@code maxDuration} below; only fuzzing mode reads it). See docs/bad-inputs.md.
  *
  * <p>The property: bytes either decode to an image within the limits, or are refused with a reason. A codec
  * library may throw on corrupt input ({@link ImageDecoder#decode} reports that as {@code UNDECODABLE_IMAGE});
@@ -23,17 +23,17 @@ class ImageDecoderFuzzTest {
 
     private static final ImageDecoder DECODER = new ImageDecoder(BadInputCorpus.LIMITS);
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "10m")
     void dicom(byte[] data) {
         check(data, ImageReference.DICOM);
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "10m")
     void png(byte[] data) {
         check(data, ImageReference.PNG);
     }
 
-    @FuzzTest(maxDuration = "30s")
+    @FuzzTest(maxDuration = "10m")
     void jpeg(byte[] data) {
         check(data, ImageReference.JPEG);
     }
