@@ -203,6 +203,9 @@ public final class BadInputCorpus {
                 zlibBombPng(3000, 3000)));
         c.add(image("png-no-chunks", "PNG signature and nothing else", PNG, UNDECODABLE,
                 "no IHDR", Arrays2.head(good, 8)));
+        c.add(image("png-ztxt-bomb", "valid 64x48 PNG with a zTXt text chunk that inflates to 64 MB", PNG, null,
+                "valid: text metadata is not read (ignoreMetadata), so the bomb never inflates",
+                withChunkBeforeIend(good, "zTXt", zTxt("Comment", 64 << 20))));
         c.add(image("png-as-jpeg", "PNG bytes declared as image/jpeg", JPEG, UNDECODABLE,
                 "content type and bytes disagree: which is wrong cannot be known", good));
         c.add(image("png-16bit-gray", "valid 16-bit grayscale PNG", PNG, null,
@@ -303,6 +306,13 @@ public final class BadInputCorpus {
         c.add(image("dicom-jpeg-garbage", "DICOM JPEG baseline whose fragment is not a JPEG", DICOM, UNDECODABLE,
                 "the compressed frame cannot be decoded",
                 Dicom.mono(h, w, 8).transferSyntax("1.2.840.10008.1.2.4.50").encapsulated("not a JPEG at all".getBytes(StandardCharsets.US_ASCII)).toBytes(true)));
+        byte[] rle = new byte[64 + 8];
+        rle[0] = 1; // one segment ...
+        rle[4] = (byte) 0x10; // ... at offset 10000, past the end of the frame
+        rle[5] = (byte) 0x27;
+        c.add(image("dicom-rle-segment-outside", "DICOM RLE whose segment offset points past its frame", DICOM, UNDECODABLE,
+                "the RLE header lies about where the data are",
+                Dicom.mono(h, w, 8).transferSyntax("1.2.840.10008.1.2.5").encapsulated(rle).toBytes(true)));
         c.add(image("dicom-deep-sequences", "DICOM with 5000 nested sequences of undefined length", DICOM, UNDECODABLE,
                 "refused at a nesting limit, not by a stack overflow", Dicom.mono(h, w, 8).nestedSequences(5000).pixels(px8).toBytes(true)));
         c.add(image("dicom-sequence-unterminated", "DICOM whose last sequence has no delimiter", DICOM, UNDECODABLE,
@@ -583,6 +593,40 @@ public final class BadInputCorpus {
         byte[] c = new byte[4];
         putInt(c, 0, (int) crc.getValue());
         out.writeBytes(c);
+    }
+
+    /** The PNG with one more chunk just before IEND. */
+    private static byte[] withChunkBeforeIend(byte[] png, String type, byte[] body) {
+        int iend = Arrays2.indexOf(png, "IEND".getBytes(StandardCharsets.US_ASCII)) - 4;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(png, 0, iend);
+        pngChunk(out, type, body);
+        out.write(png, iend, png.length - iend);
+        return out.toByteArray();
+    }
+
+    /** A zTXt body: keyword, NUL, compression method 0, then {@code inflatedSize} spaces deflated. */
+    private static byte[] zTxt(String keyword, int inflatedSize) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(keyword.getBytes(StandardCharsets.ISO_8859_1));
+        out.write(0);
+        out.write(0);
+        Deflater d = new Deflater(9);
+        byte[] block = new byte[1 << 20];
+        java.util.Arrays.fill(block, (byte) ' ');
+        byte[] buf = new byte[1 << 16];
+        for (int i = 0; i < inflatedSize / block.length; i++) {
+            d.setInput(block);
+            while (!d.needsInput()) {
+                out.write(buf, 0, d.deflate(buf));
+            }
+        }
+        d.finish();
+        while (!d.finished()) {
+            out.write(buf, 0, d.deflate(buf));
+        }
+        d.end();
+        return out.toByteArray();
     }
 
     /** A valid PNG followed by a large ancillary-free tail (trailing bytes after IEND) to reach {@code size}. */
