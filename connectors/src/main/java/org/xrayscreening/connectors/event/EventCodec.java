@@ -82,6 +82,9 @@ public final class EventCodec implements Serializable {
     private static ObjectMapper createMapper() {
         JsonFactory factory = JsonFactory.builder()
                 .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
+                // duplicate keys are ambiguous (parsers differ on which one wins): a studyId or image that one
+                // consumer reads differently from another is refused instead
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
                 // inline images are long strings; their size is checked against ImageLimits after parsing
                 .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
                 .build();
@@ -89,6 +92,8 @@ public final class EventCodec implements Serializable {
                 .addModule(new JavaTimeModule())
                 .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                // "{event}{other}" in one record: without this the second value would be silently dropped
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .disable(DeserializationFeature.ADJUST_DATES_TO_CONTEXT_TIME_ZONE)
                 .serializationInclusion(JsonInclude.Include.NON_NULL)
                 .build();
@@ -312,7 +317,15 @@ public final class EventCodec implements Serializable {
                 where = " at line " + loc.getLineNr() + ", column " + loc.getColumnNr();
             }
         }
-        String kind = e instanceof com.fasterxml.jackson.core.io.JsonEOFException ? "unexpected end of input"
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        // Jackson's messages may quote the input (a patient reference), so only their kind is named
+        String kind = message.startsWith("Duplicate field") ? "duplicate field name"
+                : message.startsWith("Trailing token") ? "more than one JSON value"
+                : message.startsWith("Illegal unquoted character") ? "unescaped control character in a string"
+                : message.startsWith("Invalid UTF-8") ? "invalid UTF-8"
+                : e instanceof java.io.CharConversionException ? "not UTF-8 text (leading NUL bytes or invalid"
+                        + " UTF-16/32)"
+                : e instanceof com.fasterxml.jackson.core.io.JsonEOFException ? "unexpected end of input"
                 : e instanceof com.fasterxml.jackson.databind.exc.InvalidFormatException ? "invalid value"
                 : e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException ? "wrong JSON type"
                 : e instanceof com.fasterxml.jackson.core.JsonParseException ? "malformed JSON"
@@ -364,6 +377,10 @@ public final class EventCodec implements Serializable {
             if (id.length() > MAX_STUDY_ID_LENGTH) {
                 throw new InvalidEventException(INVALID_FIELD,
                         "studyId is longer than " + MAX_STUDY_ID_LENGTH + " characters");
+            }
+            // it becomes a Kafka key and a state key, and is printed by tools: no NUL, newline or escape codes
+            if (id.chars().anyMatch(ch -> Character.isISOControl(ch))) {
+                throw new InvalidEventException(INVALID_FIELD, "studyId contains control characters");
             }
             return id;
         }

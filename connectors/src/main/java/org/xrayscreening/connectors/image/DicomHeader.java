@@ -222,6 +222,10 @@ final class DicomHeader {
                     throw undecodable("DICOM pixel data are not encapsulated although transfer syntax "
                             + transferSyntaxUid + " says compressed");
                 }
+                if (len != UNDEFINED && len > b.length - valueAt) {
+                    // a file cut short (or a corrupt length): whatever pixels are present cannot be trusted
+                    throw undecodable("truncated DICOM pixel data: the stated length runs past the end of the file");
+                }
                 pixelDataOffset = valueAt;
                 pixelDataLength = len;
                 pos = valueAt;

@@ -76,13 +76,7 @@ public final class ImageDecoder implements Serializable {
         }
         String ct = contentType == null ? "" : contentType.trim().toLowerCase(java.util.Locale.ROOT);
         try {
-            return switch (ct) {
-                case ImageReference.PNG -> decodeImageIo(bytes, "png", "PNG");
-                case ImageReference.JPEG, "image/jpg" -> decodeImageIo(bytes, "jpeg", "JPEG");
-                case ImageReference.DICOM -> decodeDicom(bytes);
-                default -> throw new InvalidEventException(UNKNOWN_CONTENT_TYPE,
-                        "cannot decode content type; supported: " + ImageReference.SUPPORTED_CONTENT_TYPES);
-            };
+            return decodeUnwrapped(bytes, ct);
         } catch (InvalidEventException e) {
             throw e;
         } catch (VirtualMachineError e) {
@@ -91,8 +85,40 @@ public final class ImageDecoder implements Serializable {
             // corrupt input can make codecs throw nearly anything (IIOException, IndexOutOfBounds,
             // NegativeArraySize, IllegalArgument, IllegalState, ...)
             throw new InvalidEventException(UNDECODABLE_IMAGE, "corrupt " + label(ct) + " ("
-                    + e.getClass().getSimpleName() + ")");
+                    + e.getClass().getSimpleName() + explain(e) + ")");
         }
+    }
+
+    /**
+     * ": message[: cause's message]" of a codec's exception, so that the dead letter says what is wrong (e.g.
+     * "Error reading PNG image data: invalid stored block lengths") rather than only an exception class. The
+     * codecs decode bytes, not files, so their messages name no path; they are cut to printable ASCII and a
+     * bounded length all the same.
+     */
+    static String explain(Throwable e) {
+        StringBuilder s = new StringBuilder();
+        for (Throwable t = e; t != null && s.length() < 160; t = t.getCause() == t ? null : t.getCause()) {
+            String m = t.getMessage();
+            if (m != null && !m.isBlank()) {
+                String clean = m.replaceAll("[^\\x20-\\x7E]", "?").strip();
+                s.append(": ").append(clean, 0, Math.min(clean.length(), 100));
+            }
+        }
+        return s.toString();
+    }
+
+    /**
+     * {@link #decode} without turning unexpected exceptions into {@code UNDECODABLE_IMAGE}: the fuzz tests call
+     * this to tell a codec library's complaint about corrupt input from a bug in this package's own parsing.
+     */
+    BufferedImage decodeUnwrapped(byte[] bytes, String ct) throws InvalidEventException, IOException {
+        return switch (ct) {
+            case ImageReference.PNG -> decodeImageIo(bytes, "png", "PNG");
+            case ImageReference.JPEG, "image/jpg" -> decodeImageIo(bytes, "jpeg", "JPEG");
+            case ImageReference.DICOM -> decodeDicom(bytes);
+            default -> throw new InvalidEventException(UNKNOWN_CONTENT_TYPE,
+                    "cannot decode content type; supported: " + ImageReference.SUPPORTED_CONTENT_TYPES);
+        };
     }
 
     private static String label(String ct) {

@@ -4,6 +4,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferUShort;
+import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
 
 /**
@@ -39,6 +40,11 @@ public final class CanonicalImage {
     private static BufferedImage toGray16(BufferedImage source) {
         if (source.getType() == BufferedImage.TYPE_USHORT_GRAY) {
             return source;
+        }
+        if (source.getColorModel() instanceof IndexColorModel icm) {
+            // palette and 1/2/4-bit PNGs: the raster holds palette indices, not intensities (a 1-bit image
+            // would come out black and near-black, a reordered palette scrambled)
+            source = icm.convertToIntDiscrete(source.getRaster(), false);
         }
         int w = source.getWidth();
         int h = source.getHeight();
