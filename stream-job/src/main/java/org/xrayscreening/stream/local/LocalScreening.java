@@ -17,6 +17,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.Recommendation;
@@ -89,6 +90,9 @@ public class LocalScreening implements Callable<Integer> {
             options.metricsHost = "127.0.0.1";
         }
         allowLocalImageSources(options, workDir, data);
+        if (!ScreeningJob.given(spec, "--heatmap-root")) {
+            options.heatmapRoot = workDir.resolve("heatmaps");
+        }
         long started = System.nanoTime();
 
         AtomicBoolean running = new AtomicBoolean(true);
@@ -220,7 +224,7 @@ public class LocalScreening implements Callable<Integer> {
                 "isolation.level", "read_committed",
                 "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
                 "value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName()))) {
-            consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter));
+            consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter, options.topicAlerts));
             EventCodec codec = new EventCodec();
             long nextStatusCheck = 0;
             while (running.get()) {
@@ -232,6 +236,14 @@ public class LocalScreening implements Callable<Integer> {
                         System.out.printf(Locale.ROOT, "[%7.1fs] %-12s DEAD LETTER %s: %s%n", t, d.key(),
                                 d.reason(), d.detail());
                         tally.deadLetters++;
+                    } else if (record.topic().equals(options.topicAlerts)) {
+                        Alert a = codec.fromJson(record.value(), Alert.class);
+                        if (a.heatmapUri() != null) {
+                            System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap %s%n", t, a.studyId(), a.heatmapUri());
+                        } else if (a.heatmapMissing() != null) {
+                            System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap missing: %s%n", t, a.studyId(),
+                                    a.heatmapMissing());
+                        }
                     } else {
                         System.out.println(format(t, codec.fromJson(record.value(), Recommendation.class)));
                         tally.recommendations++;
