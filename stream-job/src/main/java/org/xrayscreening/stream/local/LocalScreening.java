@@ -19,6 +19,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.Decision;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.stream.ScreeningJob;
@@ -167,6 +168,9 @@ public class LocalScreening implements Callable<Integer> {
         volatile String producerError;
         long recommendations;
         long deadLetters;
+        /** Recommendations that need an alert, and the alerts printed with their heatmap line. */
+        long flagged;
+        long heatmapLines;
 
         long results() {
             return recommendations + deadLetters;
@@ -240,13 +244,19 @@ public class LocalScreening implements Callable<Integer> {
                         Alert a = codec.fromJson(record.value(), Alert.class);
                         if (a.heatmapUri() != null) {
                             System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap %s%n", t, a.studyId(), a.heatmapUri());
+                            tally.heatmapLines++;
                         } else if (a.heatmapMissing() != null) {
                             System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap missing: %s%n", t, a.studyId(),
                                     a.heatmapMissing());
+                            tally.heatmapLines++;
                         }
                     } else {
-                        System.out.println(format(t, codec.fromJson(record.value(), Recommendation.class)));
+                        Recommendation r = codec.fromJson(record.value(), Recommendation.class);
+                        System.out.println(format(t, r));
                         tally.recommendations++;
+                        if (r.decision() != Decision.NO_COVID_FINDINGS) {
+                            tally.flagged++;
+                        }
                     }
                 }
                 if (System.nanoTime() >= nextStatusCheck) {
@@ -262,7 +272,9 @@ public class LocalScreening implements Callable<Integer> {
                 if (tally.producerError != null) {
                     return "the producer failed after " + tally.produced.get() + " records: " + tally.producerError;
                 }
-                if (tally.producerDone && tally.results() >= tally.produced.get()) {
+                // with heatmaps on, also wait for each flagged study's heatmap line (its URI, or why it is missing)
+                if (tally.producerDone && tally.results() >= tally.produced.get()
+                        && (options.heatmapRoot == null || tally.heatmapLines >= tally.flagged)) {
                     return null;
                 }
                 if (tally.producerDone && System.nanoTime() - tally.producerDoneAt > exitTimeout.toNanos()) {
