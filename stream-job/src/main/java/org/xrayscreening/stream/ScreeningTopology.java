@@ -99,7 +99,7 @@ public final class ScreeningTopology {
             // the image goes straight from intake to the heatmap operator and waits there for its recommendation
             alerts = studies.keyBy(new ImageStudy())
                     .connect(recommendations.keyBy(new RecommendationStudy()))
-                    .process(new FlaggedStudyHeatmaps(settings.registryRoot(), settings.heatmaps()))
+                    .process(new FlaggedStudyHeatmaps(settings.registryRoot(), settings.heatmaps(), settings.models()))
                     .name("heatmaps-and-alerts").uid("heatmaps-and-alerts");
         } else {
             alerts = recommendations.filter(new NeedsAttention()).name("needs-attention")

@@ -24,6 +24,7 @@ import org.xrayscreening.models.NativeRuntime;
 import org.xrayscreening.models.explain.Heatmap;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelRegistry;
+import org.xrayscreening.stream.ModelSpec;
 import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
@@ -52,18 +53,24 @@ public class FlaggedStudyHeatmaps extends KeyedCoProcessFunction<String, StudyIm
 
     private final String registryRoot;
     private final HeatmapSettings settings;
+    private final List<ModelSpec> preload;
     private transient ValueState<StudyImage> image;
     private transient ValueState<Recommendation> waiting;
     private transient ModelRegistry registry;
     private transient HeatmapStore store;
     private transient Map<String, CovidClassifier> classifiers;
 
-    public FlaggedStudyHeatmaps(String registryRoot, HeatmapSettings settings) {
+    /**
+     * @param preload the models the job starts serving, loaded in open() so that the first flagged study does not
+     *        wait for four model loads; other versions (after a hot swap) are loaded when a recommendation names them
+     */
+    public FlaggedStudyHeatmaps(String registryRoot, HeatmapSettings settings, List<ModelSpec> preload) {
         if (!settings.enabled()) {
             throw new IllegalArgumentException("heatmaps are off (no store root)");
         }
         this.registryRoot = registryRoot;
         this.settings = settings;
+        this.preload = List.copyOf(preload);
     }
 
     @Override
@@ -87,6 +94,15 @@ public class FlaggedStudyHeatmaps extends KeyedCoProcessFunction<String, StudyIm
                 return false;
             }
         };
+        for (ModelSpec spec : preload) {
+            try {
+                CovidClassifier loaded = CovidClassifier.load(registry, spec.architecture(), spec.ref());
+                classifiers.put(spec.architecture().id() + "@" + loaded.version().version(), loaded);
+            } catch (Exception e) {
+                // not fatal: the heatmap of a study that needs it says so, and the next one tries again
+                LOG.warn("heatmap: cannot preload {}: {}", spec, e.toString());
+            }
+        }
     }
 
     @Override

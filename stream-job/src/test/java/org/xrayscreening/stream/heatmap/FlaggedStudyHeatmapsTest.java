@@ -30,6 +30,7 @@ import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
+import org.xrayscreening.stream.ModelSpec;
 import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
@@ -56,7 +57,9 @@ class FlaggedStudyHeatmapsTest {
             Path store) throws Exception {
         var harness = new KeyedTwoInputStreamOperatorTestHarness<>(
                 new KeyedCoProcessOperator<>(new FlaggedStudyHeatmaps(registry.root().toString(),
-                        new HeatmapSettings(store.toString(), Duration.ofMinutes(5), Duration.ofSeconds(30), 4))),
+                        new HeatmapSettings(store.toString(), Duration.ofMinutes(5), Duration.ofSeconds(30), 4),
+                        List.of(new ModelSpec(Architecture.MOBILENET, "production"),
+                                new ModelSpec(Architecture.XCEPTION, "production")))),
                 (StudyImage s) -> s.studyId, Recommendation::studyId, Types.STRING);
         harness.open();
         return harness;
