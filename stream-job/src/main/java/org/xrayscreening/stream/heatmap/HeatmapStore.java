@@ -122,9 +122,12 @@ public final class HeatmapStore {
         if (Files.exists(target)) {
             return;
         }
-        Path tmp = Files.createTempFile(target.getParent(), ".tmp-", ".png");
+        // not Files.createTempFile: its owner-only mode would stay on the linked file, and the readers of the store
+        // (a worklist, a viewer) are other processes; this way the mode follows the umask, like the registry's files
+        Path tmp = target.resolveSibling(".tmp-" + java.util.UUID.randomUUID() + ".png");
         try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
+            try (OutputStream out = Files.newOutputStream(tmp, java.nio.file.StandardOpenOption.CREATE_NEW,
+                    java.nio.file.StandardOpenOption.WRITE)) {
                 if (!ImageIO.write(image, "png", out)) {
                     throw new IOException("no PNG writer for " + image.getType());
                 }
