@@ -21,4 +21,15 @@ echo "smoke-local: demo models trained $trained, recommendation lines $recommend
 [[ "$recommendations" == 29 ]] || smoke_fail "expected exactly 29 recommendation lines, saw $recommendations"
 [[ "$dead_letters" == 1 ]] || smoke_fail "expected exactly 1 DEAD LETTER line, saw $dead_letters"
 grep -q '^summary: produced 30, recommendations 29, dead letters 1$' "$log" || smoke_fail "no or wrong summary line"
+# every flagged study's heatmap was printed as a file: URI, and that file is a PNG under the work dir
+flagged=$(grep -cE '^\[ *[0-9.]+s\] +[^ ]+ +(COVID_SUSPECTED|INDETERMINATE) ' "$log" || true)
+heatmaps=$(grep -oE ' heatmap file:[^ ]+' "$log" | sed 's/^ heatmap file://' || true)
+echo "smoke-local: flagged $flagged, heatmap URIs $(echo -n "$heatmaps" | grep -c . || true)"
+[[ "$(echo -n "$heatmaps" | grep -c . || true)" == "$flagged" ]] || smoke_fail "expected one heatmap URI per flagged study"
+while read -r path; do
+  [[ -z "$path" ]] && continue
+  path="/${path#"${path%%[!/]*}"}"   # file:///x -> /x
+  [[ "$path" == "$tmp"/heatmaps/* ]] || smoke_fail "heatmap outside the work dir: $path"
+  [[ "$(head -c 4 "$path" | tail -c 3)" == PNG ]] || smoke_fail "heatmap is not a PNG: $path"
+done <<< "$heatmaps"
 echo "smoke-local: OK in $(( $(date +%s) - start )) s"

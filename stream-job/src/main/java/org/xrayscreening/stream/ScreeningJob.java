@@ -26,6 +26,7 @@ import org.xrayscreening.connectors.kafka.KafkaClientProperties;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.heatmap.HeatmapSettings;
 import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
 import org.xrayscreening.stream.chaos.ChaosRun;
@@ -177,6 +178,14 @@ public class ScreeningJob implements Callable<Integer> {
         @Option(scope = ScopeType.INHERIT, names = "--topic-model-status", defaultValue = "xray.model-status")
         public String topicModelStatus;
 
+        @Option(scope = ScopeType.INHERIT, names = "--heatmap-root", paramLabel = "DIR",
+                description = "Heatmap store: write Grad-CAM heatmaps of flagged studies here and put their URI in the alert (default: off; the local run uses <work-dir>/heatmaps).")
+        public Path heatmapRoot;
+
+        @Option(scope = ScopeType.INHERIT, names = "--heatmap-image-ttl", defaultValue = "PT15M",
+                description = "How long a study's image is held for its heatmap at most (ISO-8601 duration).")
+        public Duration heatmapImageTtl;
+
         public JobSettings settings() {
             List<ModelSpec> specs = new ArrayList<>();
             for (String m : models) {
@@ -187,7 +196,9 @@ public class ScreeningJob implements Callable<Integer> {
                     Duration.ofMillis(ensembleTimeoutMs),
                     new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
                     imageSources(), canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                    minLabelledPositives);
+                    minLabelledPositives).withHeatmaps(heatmapRoot == null ? HeatmapSettings.OFF
+                    : new HeatmapSettings(heatmapRoot.toAbsolutePath().toString(), heatmapImageTtl,
+                            HeatmapSettings.OFF.imageWait(), HeatmapSettings.OFF.cachedModels()));
         }
 
         /**

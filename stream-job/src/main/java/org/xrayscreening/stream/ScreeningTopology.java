@@ -23,6 +23,7 @@ import org.xrayscreening.stream.accuracy.LabelJoin;
 import org.xrayscreening.stream.accuracy.LiveAccuracy;
 import org.xrayscreening.stream.accuracy.ModelVerdict;
 import org.xrayscreening.stream.ensemble.StudyEnsemble;
+import org.xrayscreening.stream.heatmap.FlaggedStudyHeatmaps;
 import org.xrayscreening.stream.intake.ControlEvents;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.intake.StudyIntake;
@@ -40,6 +41,9 @@ import org.xrayscreening.stream.scoring.ModelScoring;
  *                      | union, keyBy(studyId)
  *                 StudyEnsemble --> recommendations
  *                      |        \-> alerts (COVID_SUSPECTED, INDETERMINATE)
+ *                      |             with heatmaps on: StudyIntake's image + recommendation, keyBy(studyId)
+ *                      |             --> FlaggedStudyHeatmaps (Grad-CAM of the voting models, heatmap store)
+ *                      |             --> alerts carrying the heatmap's URI
  * labelled --keyBy(studyId)--> LabelJoin --keyBy(model@version)--> LiveAccuracy --> alerts (ML team)
  * </pre>
  */
@@ -90,8 +94,17 @@ public final class ScreeningTopology {
                 .process(new StudyEnsemble(settings.modelIds(), settings.policy(), settings.ensembleTimeout(),
                         Duration.ofHours(6)))
                 .name("ensemble").uid("ensemble");
-        DataStream<Alert> alerts = recommendations.filter(new NeedsAttention()).name("needs-attention")
-                .uid("filter-alerts").map(new ToClinicalAlert()).name("to-alert").uid("map-alerts");
+        DataStream<Alert> alerts;
+        if (settings.heatmaps().enabled()) {
+            // the image goes straight from intake to the heatmap operator and waits there for its recommendation
+            alerts = studies.keyBy(new ImageStudy())
+                    .connect(recommendations.keyBy(new RecommendationStudy()))
+                    .process(new FlaggedStudyHeatmaps(settings.registryRoot(), settings.heatmaps(), settings.models()))
+                    .name("heatmaps-and-alerts").uid("heatmaps-and-alerts");
+        } else {
+            alerts = recommendations.filter(new NeedsAttention()).name("needs-attention")
+                    .uid("filter-alerts").map(new ToClinicalAlert()).name("to-alert").uid("map-alerts");
+        }
 
         SingleOutputStreamOperator<XrayLabelled> labelled = env
                 .fromSource(sources.labelled(), WatermarkStrategy.noWatermarks(), "xray.labelled")
@@ -124,6 +137,13 @@ public final class ScreeningTopology {
         @Override
         public String getKey(Recommendation r) {
             return r.studyId();
+        }
+    }
+
+    static final class ImageStudy implements KeySelector<StudyImage, String> {
+        @Override
+        public String getKey(StudyImage s) {
+            return s.studyId;
         }
     }
 

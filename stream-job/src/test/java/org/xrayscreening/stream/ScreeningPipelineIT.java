@@ -168,7 +168,8 @@ class ScreeningPipelineIT {
                 "--ensemble-timeout", "180000", "--threshold", Double.toString(threshold),
                 "--indeterminate-band", "0", "--max-disagreement", "1.0", "--metrics-port", "0",
                 "--max-image-pixels", "4000000", "--transactional-id-prefix", "it-" + System.nanoTime(),
-                "--allow-file-root", dir.resolve("images").toString());
+                "--allow-file-root", dir.resolve("images").toString(),
+                "--heatmap-root", dir.resolve("heatmaps").toString());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         cli.options.configure(env);
         ScreeningTopology.build(env, cli.options.kafkaSources(), cli.options.kafkaSinks(), cli.options.settings());
@@ -246,6 +247,21 @@ class ScreeningPipelineIT {
             assertThat(alerts).extracting(Alert::studyId).containsExactlyInAnyOrderElementsOf(
                     recommendations.stream().filter(r -> r.decision() == Decision.COVID_SUSPECTED).map(Recommendation::studyId).toList());
             assertThat(alerts).extracting(Alert::type).containsOnly(AlertType.CLINICAL_COVID_SUSPECTED);
+
+            // each alert points at a readable overlay PNG of its study, named by the four exact model versions
+            for (Alert a : alerts) {
+                assertThat(a.heatmapMissing()).as(a.studyId()).isNull();
+                assertThat(a.heatmapUri()).as(a.studyId()).isNotNull().doesNotContain("PATIENT");
+                Path overlay = Path.of(java.net.URI.create(a.heatmapUri()));
+                assertThat(overlay).startsWith(dir.resolve("heatmaps")).isRegularFile();
+                assertThat(overlay.getParent().getFileName().toString()).isEqualTo(a.studyId());
+                for (ModelVersion v : versions.values()) {
+                    assertThat(overlay.getFileName().toString()).contains(v.architecture().id() + "-" + v.version());
+                }
+                java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(overlay.toFile());
+                assertThat(png).as(a.studyId()).isNotNull();
+                assertThat(png.getWidth()).isPositive();
+            }
         } finally {
             job.cancel().get();
         }

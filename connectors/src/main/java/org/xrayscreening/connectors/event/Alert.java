@@ -8,6 +8,11 @@ import java.util.Optional;
  * An alert on {@code xray.alerts}. Fields that do not apply to a type are null: clinical alerts carry the
  * study, patient reference, decision and probability; model alerts carry the model and version. Build them
  * with the static factories.
+ *
+ * <p>{@code heatmapUri} (clinical alerts only, optional, added in place in schema version 1: readers that do not
+ * know it ignore it) points at the Grad-CAM heatmap of the study in the heatmap store: an overlay PNG whose raw map
+ * lies beside it. When the heatmap could not be made, {@code heatmapUri} is null and {@code heatmapMissing} says
+ * why (never with patient data); both null means no heatmap was asked for.
  */
 public record Alert(
         int schemaVersion,
@@ -19,7 +24,28 @@ public record Alert(
         String model,
         String version,
         String message,
-        Instant createdAt) {
+        Instant createdAt,
+        String heatmapUri,
+        String heatmapMissing) {
+
+    /** An alert without heatmap fields (model alerts, and clinical alerts before a heatmap is attached). */
+    public Alert(int schemaVersion, AlertType type, String studyId, String patientRef, Decision decision,
+                 Double probability, String model, String version, String message, Instant createdAt) {
+        this(schemaVersion, type, studyId, patientRef, decision, probability, model, version, message, createdAt,
+                null, null);
+    }
+
+    /** This alert pointing at its heatmap. */
+    public Alert withHeatmap(String uri) {
+        return new Alert(schemaVersion, type, studyId, patientRef, decision, probability, model, version, message,
+                createdAt, java.util.Objects.requireNonNull(uri, "uri"), null);
+    }
+
+    /** This alert saying its heatmap is missing and why ({@code reason} must hold no patient data). */
+    public Alert withHeatmapMissing(String reason) {
+        return new Alert(schemaVersion, type, studyId, patientRef, decision, probability, model, version, message,
+                createdAt, null, java.util.Objects.requireNonNull(reason, "reason"));
+    }
 
     /**
      * The clinical alert for a recommendation, or empty when its decision needs none
@@ -75,6 +101,7 @@ public record Alert(
     public String toString() {
         return "Alert[schemaVersion=" + schemaVersion + ", type=" + type + ", studyId=" + studyId + ", decision="
                 + decision + ", probability=" + probability + ", model=" + model + ", version=" + version
-                + ", message=" + message + ", createdAt=" + createdAt + "]";
+                + ", message=" + message + ", createdAt=" + createdAt + ", heatmapUri=" + heatmapUri
+                + ", heatmapMissing=" + heatmapMissing + "]";
     }
 }

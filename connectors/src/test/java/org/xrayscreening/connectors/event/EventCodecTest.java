@@ -85,6 +85,29 @@ class EventCodecTest {
     }
 
     @Test
+    void heatmapFieldsAreOptionalBothWays() throws Exception {
+        Alert plainAlert = Alert.clinical(recommendation(Decision.COVID_SUSPECTED), ACQUIRED);
+        Alert withHeatmap = plainAlert.withHeatmap("file:///heatmaps/s-1/mobilenet-3.overlay.png");
+        Alert missing = plainAlert.withHeatmapMissing("no image held for the study");
+        for (Alert a : List.of(withHeatmap, missing)) {
+            assertThat(codec.fromJson(codec.toJson(a), Alert.class)).isEqualTo(a);
+        }
+        JsonNode json = plain.readTree(codec.toJson(withHeatmap));
+        assertThat(json.get("heatmapUri").textValue()).isEqualTo("file:///heatmaps/s-1/mobilenet-3.overlay.png");
+        assertThat(json.has("heatmapMissing")).isFalse();
+        assertThat(plain.readTree(codec.toJson(plainAlert)).has("heatmapUri")).as("absent when not set").isFalse();
+
+        // an alert written before the field existed reads with both null; a reader ignoring unknown fields (as this
+        // codec and every reader of schema 1 does) reads a new alert as the old one
+        com.fasterxml.jackson.databind.node.ObjectNode old = (com.fasterxml.jackson.databind.node.ObjectNode) json;
+        old.remove("heatmapUri");
+        Alert read = codec.fromJson(plain.writeValueAsBytes(old), Alert.class);
+        assertThat(read).isEqualTo(plainAlert);
+        assertThat(read.heatmapUri()).isNull();
+        assertThat(read.heatmapMissing()).isNull();
+    }
+
+    @Test
     void jsonShape() throws Exception {
         JsonNode r = plain.readTree(codec.toJson(recommendation(Decision.INDETERMINATE)));
         assertThat(r.get("schemaVersion").intValue()).isEqualTo(1);

@@ -17,6 +17,8 @@ import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.explain.GradCam;
+import org.xrayscreening.models.explain.Heatmap;
 import org.xrayscreening.models.network.Networks;
 import org.xrayscreening.models.preprocess.Preprocessor;
 import org.xrayscreening.models.registry.ModelMetadata;
@@ -177,6 +179,19 @@ public final class CovidClassifier implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    /**
+     * Grad-CAM of the COVID-19 logit for one image, at the image's own size ({@link GradCam}): where this model
+     * found its evidence. Serialized with {@link #predictPreprocessed} (same block); costs about one more
+     * forward pass.
+     */
+    public synchronized Heatmap heatmap(BufferedImage image) {
+        if (closed) {
+            throw new IllegalStateException("classifier for " + version + " is closed");
+        }
+        return GradCam.heatmap(model.getBlock(), preprocessor.toChw(image), preprocessor.inputSize(),
+                ModelMetadata.COVID_INDEX, image.getWidth(), image.getHeight(), model.getNDManager());
     }
 
     /** The exact version serving, with its metadata; recorded with every recommendation. */

@@ -18,6 +18,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ModelScore;
 import org.xrayscreening.connectors.event.Recommendation;
@@ -76,6 +77,12 @@ public class ScreeningBenchmark implements Callable<Integer> {
     @Option(names = "--timeout", defaultValue = "PT30M", description = "Give up after this long (ISO-8601 duration).")
     Duration timeout;
 
+    @Option(names = "--flagged-shares", split = ",", paramLabel = "SHARE",
+            description = "After the plain run (heatmaps off), run the same studies again with heatmaps on, once per "
+                    + "share (e.g. 0.1,0.5): the threshold is set between the plain run's ensemble probabilities so that "
+                    + "this share of studies is flagged (band 0, no disagreement rule). For measuring only.")
+    List<Double> flaggedShares = new ArrayList<>();
+
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
@@ -90,16 +97,62 @@ public class ScreeningBenchmark implements Callable<Integer> {
         if (untrainedNative) {
             options.registry = untrainedNativeRegistry(workDir.resolve("bench-registry"));
         }
+        if (!flaggedShares.isEmpty() && !ScreeningJob.given(spec, "--heatmap-root")) {
+            options.heatmapRoot = null; // the plain run; the flagged runs below turn heatmaps on
+        }
+        Result plain = measure(options);
+        System.out.println(plain.markdown(options));
+        if (flaggedShares.isEmpty()) {
+            return 0;
+        }
+        List<Double> probabilities = plain.recommendations().stream().map(Recommendation::ensembleProbability)
+                .sorted(java.util.Comparator.reverseOrder()).toList();
+        StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%n| flagged share asked | flagged | "
+                + "threshold | throughput img/s (all outputs) | vs heatmaps off | heatmap ms per flagged study "
+                + "(mean, warm-up included) | alerts with heatmap | heatmap missing |%n| --- | --- | --- | --- | --- | --- | --- | --- |%n"
+                + "| heatmaps off (default policy) | %d alerts | %s | %.2f | 1.00 | - | - | - |%n", plain.flagged(), options.threshold,
+                plain.n() / plain.seconds()));
+        for (double share : flaggedShares) {
+            int k = (int) Math.round(share * probabilities.size());
+            if (k < 1 || k >= probabilities.size()) {
+                throw new IllegalArgumentException("share " + share + " flags " + k + " of " + probabilities.size());
+            }
+            options.threshold = (probabilities.get(k - 1) + probabilities.get(k)) / 2;
+            options.indeterminateBand = 0;
+            options.maxDisagreement = 1.0;
+            options.heatmapRoot = workDir.resolve("bench-heatmaps").resolve("run-" + System.currentTimeMillis());
+            double countBefore = heatmapSeconds().getCount();
+            double sumBefore = heatmapSeconds().getSum();
+            System.out.printf(Locale.ROOT, "%nheatmaps on, threshold %.6f (%.0f%% of studies flagged) ...%n",
+                    options.threshold, share * 100);
+            Result flagged = measure(options);
+            System.out.println(flagged.markdown(options));
+            double count = heatmapSeconds().getCount() - countBefore;
+            double millis = count > 0 ? (heatmapSeconds().getSum() - sumBefore) * 1000 / count : Double.NaN;
+            long withHeatmap = flagged.alerts().stream().filter(a -> a.heatmapUri() != null).count();
+            long missing = flagged.alerts().stream().filter(a -> a.heatmapMissing() != null).count();
+            double throughput = flagged.n() / flagged.seconds();
+            table.append(String.format(Locale.ROOT, "| %.0f%% | %d | %.6f | %.2f | %.2f | %.0f | %d | %d |%n",
+                    share * 100, flagged.flagged(), options.threshold, throughput,
+                    throughput / (plain.n() / plain.seconds()), millis, withHeatmap, missing));
+        }
+        System.out.println(table);
+        return 0;
+    }
+
+    private static io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot heatmapSeconds() {
+        return org.xrayscreening.stream.metrics.ScreeningMetrics.get().heatmapSeconds.collect().getDataPoints().get(0);
+    }
+
+    private Result measure(ScreeningJob.Options options) throws Exception {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(options,
                 EmbeddedPipeline.demoModels(options.registry, DemoModels.DEFAULT_INPUT_SIZE,
                         DemoModels.DEFAULT_IMAGES, DemoModels.DEFAULT_EPOCHS))) {
             System.out.printf(Locale.ROOT, "warming up with %d studies ...%n", warmup);
             run(pipeline, options, "warmup-", warmup);
             System.out.printf(Locale.ROOT, "measuring %d studies ...%n", studies);
-            Result result = run(pipeline, options, "bench-", studies);
-            System.out.println(result.markdown(options));
+            return run(pipeline, options, "bench-", studies);
         }
-        return 0;
     }
 
     /** A registry with one untrained model per architecture at its native size, all aliased "production". */
@@ -147,7 +200,7 @@ public class ScreeningBenchmark implements Callable<Integer> {
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
                      "bootstrap.servers", pipeline.bootstrapServers(), "key.serializer", StringSerializer.class.getName(),
                      "value.serializer", ByteArraySerializer.class.getName(), "acks", "all", "linger.ms", "5"))) {
-            consumer.subscribe(List.of(options.topicRecommendations));
+            consumer.subscribe(List.of(options.topicRecommendations, options.topicAlerts));
             while (consumer.assignment().isEmpty()) {
                 consumer.poll(Duration.ofMillis(100));
             }
@@ -178,11 +231,21 @@ public class ScreeningBenchmark implements Callable<Integer> {
             sender.start();
 
             Map<String, Recommendation> received = new HashMap<>();
+            Map<String, Alert> alerts = new HashMap<>();
             List<Long> visibleMillis = new ArrayList<>();
             long deadline = System.nanoTime() + timeout.toNanos();
             long lastReceived = start;
-            while (received.size() < n && System.nanoTime() < deadline) {
+            // done when every study has its recommendation and every flagged one its alert (heatmap made or not)
+            while ((received.size() < n || alerts.size() < flaggedCount(received.values()))
+                    && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                    if (record.topic().equals(options.topicAlerts)) {
+                        Alert a = codec.fromJson(record.value(), Alert.class);
+                        if (a.studyId() != null && a.studyId().startsWith(prefix) && alerts.putIfAbsent(a.studyId(), a) == null) {
+                            lastReceived = System.nanoTime();
+                        }
+                        continue;
+                    }
                     Recommendation r = codec.fromJson(record.value(), Recommendation.class);
                     if (r.studyId().startsWith(prefix) && received.putIfAbsent(r.studyId(), r) == null) {
                         visibleMillis.add(System.currentTimeMillis() - r.acquiredAt().toEpochMilli());
@@ -198,11 +261,22 @@ public class ScreeningBenchmark implements Callable<Integer> {
             if (received.size() < n) {
                 throw new IllegalStateException("only " + received.size() + " of " + n + " recommendations within " + timeout);
             }
-            return new Result(rate, n, (lastReceived - start) / 1e9, new ArrayList<>(received.values()), visibleMillis);
+            return new Result(rate, n, (lastReceived - start) / 1e9, new ArrayList<>(received.values()), visibleMillis,
+                    new ArrayList<>(alerts.values()));
         }
     }
 
-    record Result(double rate, int n, double seconds, List<Recommendation> recommendations, List<Long> visibleMillis) {
+    private static long flaggedCount(java.util.Collection<Recommendation> recommendations) {
+        return recommendations.stream().filter(r -> r.decision() != org.xrayscreening.connectors.event.Decision.NO_COVID_FINDINGS)
+                .count();
+    }
+
+    record Result(double rate, int n, double seconds, List<Recommendation> recommendations, List<Long> visibleMillis,
+                  List<Alert> alerts) {
+
+        long flagged() {
+            return flaggedCount(recommendations);
+        }
 
         String markdown(ScreeningJob.Options options) {
             StringBuilder sb = new StringBuilder();

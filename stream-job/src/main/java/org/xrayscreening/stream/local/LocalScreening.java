@@ -17,7 +17,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.xrayscreening.connectors.event.Alert;
 import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.Decision;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.stream.ScreeningJob;
@@ -89,6 +91,9 @@ public class LocalScreening implements Callable<Integer> {
             options.metricsHost = "127.0.0.1";
         }
         allowLocalImageSources(options, workDir, data);
+        if (!ScreeningJob.given(spec, "--heatmap-root")) {
+            options.heatmapRoot = workDir.resolve("heatmaps");
+        }
         long started = System.nanoTime();
 
         AtomicBoolean running = new AtomicBoolean(true);
@@ -163,6 +168,9 @@ public class LocalScreening implements Callable<Integer> {
         volatile String producerError;
         long recommendations;
         long deadLetters;
+        /** Recommendations that need an alert, and the alerts printed with their heatmap line. */
+        long flagged;
+        long heatmapLines;
 
         long results() {
             return recommendations + deadLetters;
@@ -220,7 +228,7 @@ public class LocalScreening implements Callable<Integer> {
                 "isolation.level", "read_committed",
                 "key.deserializer", org.apache.kafka.common.serialization.StringDeserializer.class.getName(),
                 "value.deserializer", org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName()))) {
-            consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter));
+            consumer.subscribe(List.of(options.topicRecommendations, options.topicDeadLetter, options.topicAlerts));
             EventCodec codec = new EventCodec();
             long nextStatusCheck = 0;
             while (running.get()) {
@@ -232,9 +240,23 @@ public class LocalScreening implements Callable<Integer> {
                         System.out.printf(Locale.ROOT, "[%7.1fs] %-12s DEAD LETTER %s: %s%n", t, d.key(),
                                 d.reason(), d.detail());
                         tally.deadLetters++;
+                    } else if (record.topic().equals(options.topicAlerts)) {
+                        Alert a = codec.fromJson(record.value(), Alert.class);
+                        if (a.heatmapUri() != null) {
+                            System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap %s%n", t, a.studyId(), a.heatmapUri());
+                            tally.heatmapLines++;
+                        } else if (a.heatmapMissing() != null) {
+                            System.out.printf(Locale.ROOT, "[%7.1fs] %-12s heatmap missing: %s%n", t, a.studyId(),
+                                    a.heatmapMissing());
+                            tally.heatmapLines++;
+                        }
                     } else {
-                        System.out.println(format(t, codec.fromJson(record.value(), Recommendation.class)));
+                        Recommendation r = codec.fromJson(record.value(), Recommendation.class);
+                        System.out.println(format(t, r));
                         tally.recommendations++;
+                        if (r.decision() != Decision.NO_COVID_FINDINGS) {
+                            tally.flagged++;
+                        }
                     }
                 }
                 if (System.nanoTime() >= nextStatusCheck) {
@@ -250,7 +272,9 @@ public class LocalScreening implements Callable<Integer> {
                 if (tally.producerError != null) {
                     return "the producer failed after " + tally.produced.get() + " records: " + tally.producerError;
                 }
-                if (tally.producerDone && tally.results() >= tally.produced.get()) {
+                // with heatmaps on, also wait for each flagged study's heatmap line (its URI, or why it is missing)
+                if (tally.producerDone && tally.results() >= tally.produced.get()
+                        && (options.heatmapRoot == null || tally.heatmapLines >= tally.flagged)) {
                     return null;
                 }
                 if (tally.producerDone && System.nanoTime() - tally.producerDoneAt > exitTimeout.toNanos()) {

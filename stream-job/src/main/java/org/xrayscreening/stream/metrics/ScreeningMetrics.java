@@ -39,6 +39,8 @@ public final class ScreeningMetrics {
     public final Gauge liveSensitivity;
     public final Gauge liveSpecificity;
     public final Gauge liveLabelledStudies;
+    public final Counter heatmaps;
+    public final Histogram heatmapSeconds;
     private final Map<String, String> activeVersions = new ConcurrentHashMap<>();
 
     private ScreeningMetrics(PrometheusRegistry registry) {
@@ -75,6 +77,12 @@ public final class ScreeningMetrics {
                 .labelNames("model", "version").register(registry);
         liveLabelledStudies = Gauge.builder().name("xray_live_labelled_studies")
                 .help("Labelled studies in the rolling window").labelNames("model", "version").register(registry);
+        heatmaps = Counter.builder().name("xray_heatmaps_total")
+                .help("Heatmaps of flagged studies: WRITTEN, or why one is missing (the alert went out without it)")
+                .labelNames("outcome").register(registry);
+        heatmapSeconds = Histogram.builder().name("xray_heatmap_seconds")
+                .help("Time to make and store one flagged study's heatmap (Grad-CAM of every voting model)")
+                .classicUpperBounds(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30).register(registry);
     }
 
     public static ScreeningMetrics get() {
