@@ -190,6 +190,10 @@ public final class CovidClassifier implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("classifier for " + version + " is closed");
         }
+        if (precision != Precision.FP32) {
+            // Grad-CAM reads the classifier's own block structure and back-propagates in its dtype
+            throw new UnsupportedOperationException("heatmaps need an fp32 classifier; " + this + " is " + precision.id());
+        }
         return GradCam.heatmap(model.getBlock(), preprocessor.toChw(image), preprocessor.inputSize(),
                 ModelMetadata.COVID_INDEX, image.getWidth(), image.getHeight(), model.getNDManager());
     }
