@@ -6,6 +6,7 @@ import java.util.List;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.scoring.ScoringBatch;
 
 /**
  * Everything the topology needs besides its source and sinks; serializable because operators carry parts of it
@@ -24,13 +25,21 @@ public record JobSettings(
         Duration labelRetention,
         int accuracyWindow,
         double sensitivityFloor,
-        int minLabelledPositives) implements Serializable {
+        int minLabelledPositives,
+        ScoringBatch batching) implements Serializable {
 
     public JobSettings {
         models = List.copyOf(models);
         java.util.Objects.requireNonNull(imageSources, "imageSources");
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one model is needed");
+        }
+        java.util.Objects.requireNonNull(batching, "batching");
+        // a held study's outcome reaches the ensemble up to one batch wait (plus the batch's inference) after
+        // the other models' outcomes; the ensemble's timeout must leave room for both
+        if (batching.maxWait().multipliedBy(2).compareTo(ensembleTimeout) >= 0) {
+            throw new IllegalArgumentException("batch wait " + batching.maxWait().toMillis()
+                    + " ms must be below half the ensemble timeout (" + ensembleTimeout.toMillis() + " ms)");
         }
     }
 
