@@ -99,13 +99,13 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
     public void open() throws Exception {
         super.open();
         NativeRuntime.logOnce(LOG::info);
+        held = new ArrayList<>(batching.maxStudies());
+        registry = new ModelRegistry(Path.of(registryRoot));
+        classifier = CovidClassifier.load(registry, architecture, initialRef); // also loads the native library
         if (batching.intraOpThreads() > 0) {
             // OpenMP's thread count is per calling thread: this is the operator thread that runs every inference
             JniUtils.setNumThreads(batching.intraOpThreads());
         }
-        held = new ArrayList<>(batching.maxStudies());
-        registry = new ModelRegistry(Path.of(registryRoot));
-        classifier = CovidClassifier.load(registry, architecture, initialRef);
         version = classifier.version().version();
         ScreeningMetrics.get().setActiveVersion(architecture.id(), version);
         LOG.info("{} subtask {} serving version {} (batches of up to {} studies or {} ms, {} intra-op threads)",

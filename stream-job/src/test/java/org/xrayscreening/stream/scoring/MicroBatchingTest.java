@@ -2,6 +2,7 @@ package org.xrayscreening.stream.scoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.pytorch.jni.JniUtils;
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -177,6 +178,19 @@ class MicroBatchingTest {
             assertThat(out.get(1).succeeded()).isFalse();
             assertThat(out.get(1).error).startsWith("inference failed");
             assertSameAsUnbatched(List.of(out.get(0), out.get(2)));
+        }
+    }
+
+    @Test
+    void theOperatorThreadRunsTheConfiguredIntraOpThreads() throws Exception {
+        for (int threads : new int[] {1, 2}) {
+            try (Harness harness = ModelScoringTest.open(new Harness(new ModelScoring(Architecture.MOBILENET,
+                    registry.root().toString(), "production", new ScoringBatch(1, Duration.ZERO, threads))), null)) {
+                // the harness runs the operator on this thread, as a task runs it on its own
+                assertThat(JniUtils.getNumThreads()).isEqualTo(threads);
+                harness.processElement(study(0), 0);
+                assertSameAsUnbatched(harness.extractOutputValues());
+            }
         }
     }
 }
