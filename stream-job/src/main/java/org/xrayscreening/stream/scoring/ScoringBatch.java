@@ -11,10 +11,12 @@ import java.time.Duration;
  */
 public record ScoringBatch(int maxStudies, Duration maxWait, int intraOpThreads) implements Serializable {
 
-    // chosen from the pipeline benchmark at fixed offered loads (docs/benchmarks.md, "Micro-batching")
-    public static final int DEFAULT_MAX_STUDIES = 4;
+    // Unbatched, PyTorch's thread default: today's behaviour, until scripts/batching-benchmark.sh has been run on
+    // a machine quiet enough to choose by (docs/benchmarks.md, "Micro-batching and threads ...": the only runs
+    // so far were on a machine at load average 25-70, and one with batches of 4 was killed for memory).
+    public static final int DEFAULT_MAX_STUDIES = 1;
     public static final long DEFAULT_MAX_WAIT_MS = 100;
-    public static final int DEFAULT_INTRA_OP_THREADS = 1;
+    public static final int DEFAULT_INTRA_OP_THREADS = 0;
     public static final ScoringBatch DEFAULT = new ScoringBatch(DEFAULT_MAX_STUDIES,
             Duration.ofMillis(DEFAULT_MAX_WAIT_MS), DEFAULT_INTRA_OP_THREADS);
 

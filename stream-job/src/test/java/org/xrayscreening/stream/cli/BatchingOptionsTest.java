@@ -27,8 +27,11 @@ class BatchingOptionsTest {
     }
 
     @Test
-    void defaultsAreTheMeasuredOnes() {
-        assertThat(parse("local").options.settings().batching()).isEqualTo(ScoringBatch.DEFAULT);
+    void byDefaultTheJobScoresAsBeforeUntilABatchSizeIsChosenByMeasurement() {
+        ScoringBatch batching = parse("local").options.settings().batching();
+        assertThat(batching).isEqualTo(ScoringBatch.DEFAULT);
+        assertThat(batching.unbatched()).isTrue();
+        assertThat(batching.intraOpThreads()).isZero();
     }
 
     @Test

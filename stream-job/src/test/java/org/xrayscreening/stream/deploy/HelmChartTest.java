@@ -111,10 +111,9 @@ class HelmChartTest {
         assertThat(flag(args, "--batch-wait")).isEqualTo(String.valueOf(scoring.get("batchWaitMs")));
         assertThat(flag(args, "--intra-op-threads"))
                 .isEqualTo(String.valueOf(map(streamJob, "taskManager").get("ompNumThreads")));
-        // the chart's defaults are the job's defaults, so a cluster runs what was measured
+        // the chart batches as the job does by default (threads differ on purpose: a pod knows its cores)
         assertThat(scoring.get("batchSize")).isEqualTo(ScoringBatch.DEFAULT_MAX_STUDIES);
         assertThat(((Number) scoring.get("batchWaitMs")).longValue()).isEqualTo(ScoringBatch.DEFAULT_MAX_WAIT_MS);
-        assertThat(map(streamJob, "taskManager").get("ompNumThreads")).isEqualTo(ScoringBatch.DEFAULT_INTRA_OP_THREADS);
     }
 
     @Test
