@@ -7,6 +7,7 @@ import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.heatmap.HeatmapSettings;
+import org.xrayscreening.stream.scoring.ScoringBatch;
 
 /**
  * Everything the topology needs besides its source and sinks; serializable because operators carry parts of it
@@ -26,23 +27,44 @@ public record JobSettings(
         int accuracyWindow,
         double sensitivityFloor,
         int minLabelledPositives,
+        ScoringBatch batching,
         HeatmapSettings heatmaps) implements Serializable {
 
-    /** Without heatmaps. */
+    /** Unbatched scoring, without heatmaps. */
     public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
                        ImageLimits imageLimits, ImageSourcePolicy imageSources, int canonicalMaxSide,
                        String metricsHost, int metricsPort, Duration labelRetention, int accuracyWindow,
                        double sensitivityFloor, int minLabelledPositives) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
+                ScoringBatch.DEFAULT, HeatmapSettings.OFF);
+    }
+
+    /** Scoring batched as given, without heatmaps. */
+    public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
+                       ImageLimits imageLimits, ImageSourcePolicy imageSources, int canonicalMaxSide,
+                       String metricsHost, int metricsPort, Duration labelRetention, int accuracyWindow,
+                       double sensitivityFloor, int minLabelledPositives, ScoringBatch batching) {
+        this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
+                metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives, batching,
                 HeatmapSettings.OFF);
+    }
+
+    /** Unbatched scoring, heatmaps as given. */
+    public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
+                       ImageLimits imageLimits, ImageSourcePolicy imageSources, int canonicalMaxSide,
+                       String metricsHost, int metricsPort, Duration labelRetention, int accuracyWindow,
+                       double sensitivityFloor, int minLabelledPositives, HeatmapSettings heatmaps) {
+        this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
+                metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
+                ScoringBatch.DEFAULT, heatmaps);
     }
 
     /** These settings with heatmaps as given. */
     public JobSettings withHeatmaps(HeatmapSettings heatmaps) {
         return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
                 canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                minLabelledPositives, heatmaps);
+                minLabelledPositives, batching, heatmaps);
     }
 
     public JobSettings {
@@ -51,6 +73,13 @@ public record JobSettings(
         java.util.Objects.requireNonNull(imageSources, "imageSources");
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one model is needed");
+        }
+        java.util.Objects.requireNonNull(batching, "batching");
+        // a held study's outcome reaches the ensemble up to one batch wait (plus the batch's inference) after
+        // the other models' outcomes; the ensemble's timeout must leave room for both
+        if (batching.maxWait().multipliedBy(2).compareTo(ensembleTimeout) >= 0) {
+            throw new IllegalArgumentException("batch wait " + batching.maxWait().toMillis()
+                    + " ms must be below half the ensemble timeout (" + ensembleTimeout.toMillis() + " ms)");
         }
     }
 

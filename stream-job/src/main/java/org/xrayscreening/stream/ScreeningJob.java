@@ -31,6 +31,7 @@ import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
 import org.xrayscreening.stream.chaos.ChaosRun;
 import org.xrayscreening.stream.gateway.DicomGateway;
+import org.xrayscreening.stream.scoring.ScoringBatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -87,6 +88,21 @@ public class ScreeningJob implements Callable<Integer> {
         @Option(scope = ScopeType.INHERIT, names = "--ensemble-timeout", defaultValue = "60000",
                 description = "ms to wait for all models before emitting a partial recommendation.")
         public long ensembleTimeoutMs;
+
+        @Option(scope = ScopeType.INHERIT, names = "--batch-size", defaultValue = "" + ScoringBatch.DEFAULT_MAX_STUDIES,
+                description = "Most studies a model scores in one forward pass (1: one at a time).")
+        public int batchSize;
+
+        @Option(scope = ScopeType.INHERIT, names = "--batch-wait", defaultValue = "" + ScoringBatch.DEFAULT_MAX_WAIT_MS,
+                description = "ms a model waits after a study for more to batch with it (0: no waiting); "
+                        + "must be below half the ensemble timeout.")
+        public long batchWaitMs;
+
+        @Option(scope = ScopeType.INHERIT, names = "--intra-op-threads",
+                defaultValue = "" + ScoringBatch.DEFAULT_INTRA_OP_THREADS,
+                description = "PyTorch intra-op threads of each model operator (0: one per core). All models "
+                        + "share the cores: more than cores / (models x slots) only oversubscribes.")
+        public int intraOpThreads;
 
         @Option(scope = ScopeType.INHERIT, names = "--threshold", defaultValue = "0.5", description = "Ensemble decision threshold.")
         public double threshold;
@@ -196,9 +212,13 @@ public class ScreeningJob implements Callable<Integer> {
                     Duration.ofMillis(ensembleTimeoutMs),
                     new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
                     imageSources(), canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                    minLabelledPositives).withHeatmaps(heatmapRoot == null ? HeatmapSettings.OFF
+                    minLabelledPositives, batching()).withHeatmaps(heatmapRoot == null ? HeatmapSettings.OFF
                     : new HeatmapSettings(heatmapRoot.toAbsolutePath().toString(), heatmapImageTtl,
                             HeatmapSettings.OFF.imageWait(), HeatmapSettings.OFF.cachedModels()));
+        }
+
+        public ScoringBatch batching() {
+            return new ScoringBatch(batchSize, Duration.ofMillis(batchWaitMs), intraOpThreads);
         }
 
         /**

@@ -7,7 +7,7 @@ import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.api.java.functions.KeySelector;
-import org.apache.flink.streaming.api.datastream.BroadcastStream;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -75,14 +75,18 @@ public final class ScreeningTopology {
                 .process(new ControlEvents.ParseModelUpdate()).name("parse-model-updates").uid("parse-model-updates")
                 .setParallelism(1);
         deadLetters = deadLetters.union(updates.getSideOutput(StudyIntake.DEAD_LETTERS));
-        BroadcastStream<ModelUpdate> broadcastUpdates = updates.broadcast(ModelScoring.ACTIVE_VERSIONS);
+        // plain broadcast partitioning: ModelScoring is an operator (it batches on a timer) and declares its
+        // broadcast state itself
+        DataStream<ModelUpdate> broadcastUpdates = updates.broadcast();
 
         DataStream<ModelOutcome> outcomes = null;
         DataStream<ModelStatus> statuses = null;
         for (ModelSpec model : settings.models()) {
             SingleOutputStreamOperator<ModelOutcome> scored = studies
                     .connect(broadcastUpdates)
-                    .process(new ModelScoring(model.architecture(), settings.registryRoot(), model.ref()))
+                    .transform("model-" + model.architecture().id(), TypeInformation.of(ModelOutcome.class),
+                            new ModelScoring(model.architecture(), settings.registryRoot(), model.ref(),
+                                    settings.batching()))
                     .name("model-" + model.architecture().id()).uid("model-" + model.architecture().id());
             outcomes = outcomes == null ? scored : outcomes.union(scored);
             DataStream<ModelStatus> status = scored.getSideOutput(ModelScoring.MODEL_STATUS);

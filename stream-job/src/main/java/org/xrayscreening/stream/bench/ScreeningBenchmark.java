@@ -83,6 +83,25 @@ public class ScreeningBenchmark implements Callable<Integer> {
                     + "this share of studies is flagged (band 0, no disagreement rule). For measuring only.")
     List<Double> flaggedShares = new ArrayList<>();
 
+    @Option(names = "--compare", split = ",", paramLabel = "SIZE/WAIT/THREADS",
+            description = "Compare scoring configurations in one run, e.g. 1/0/2,4/100/1: batch size, batch wait "
+                    + "(ms) and intra-op threads per model operator. For each, a fresh pipeline measures the "
+                    + "saturation rate (--studies at once), then offers --loads of it at a fixed rate.")
+    List<String> compare;
+
+    @Option(names = "--loads", split = ",", defaultValue = "0.5,0.7,0.9",
+            description = "With --compare: offered loads as fractions of each configuration's saturation rate.")
+    List<Double> loads;
+
+    @Option(names = "--load-studies", defaultValue = "30",
+            description = "With --compare: studies streamed at each fixed offered load.")
+    int loadStudies;
+
+    @Option(names = "--rounds", defaultValue = "1",
+            description = "With --compare: times the whole comparison is repeated (configurations interleaved); "
+                    + "the table shows medians.")
+    int rounds;
+
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
@@ -96,6 +115,9 @@ public class ScreeningBenchmark implements Callable<Integer> {
         LocalScreening.allowLocalImageSources(options, workDir, null); // the synthetic DICOM spool
         if (untrainedNative) {
             options.registry = untrainedNativeRegistry(workDir.resolve("bench-registry"));
+        }
+        if (compare != null && !compare.isEmpty()) {
+            return new LoadComparison(this, options).run();
         }
         if (!flaggedShares.isEmpty() && !ScreeningJob.given(spec, "--heatmap-root")) {
             options.heatmapRoot = null; // the plain run; the flagged runs below turn heatmaps on
@@ -179,6 +201,11 @@ public class ScreeningBenchmark implements Callable<Integer> {
     }
 
     private Result run(EmbeddedPipeline pipeline, ScreeningJob.Options options, String prefix, int n) throws Exception {
+        return run(pipeline, options, prefix, n, rate);
+    }
+
+    Result run(EmbeddedPipeline pipeline, ScreeningJob.Options options, String prefix, int n, double rate)
+            throws Exception {
         EventCodec codec = new EventCodec();
         Random random = new Random(11);
         List<byte[]> payloads = new ArrayList<>();
@@ -212,6 +239,14 @@ public class ScreeningBenchmark implements Callable<Integer> {
             Thread sender = new Thread(() -> {
                 try {
                     for (int i = 0; i < n; i++) {
+                        if (rate > 0) {
+                            // study i is due at start + i / rate, however long sending the earlier ones took
+                            long due = start + (long) (i * 1e9 / rate);
+                            long wait = due - System.nanoTime();
+                            if (wait > 0) {
+                                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                            }
+                        }
                         // acquisition time = the moment of producing, so latency covers the whole pipeline
                         var event = codec.parseAcquired(payloads.get(i));
                         byte[] stamped = codec.toJson(new org.xrayscreening.connectors.event.XrayAcquired(
@@ -220,7 +255,6 @@ public class ScreeningBenchmark implements Callable<Integer> {
                         producer.send(new ProducerRecord<>(options.topicAcquired, keys.get(i), stamped));
                         if (rate > 0) {
                             producer.flush();
-                            Thread.sleep((long) (1000 / rate));
                         }
                     }
                     producer.flush();

@@ -32,6 +32,7 @@ public final class ScreeningMetrics {
     public final Counter alerts;
     public final Counter lateModelOutcomes;
     public final Histogram inferenceSeconds;
+    public final Histogram inferenceBatchSize;
     public final Histogram endToEndSeconds;
     public final Gauge activeModelVersion;
     public final Counter modelSwaps;
@@ -58,6 +59,9 @@ public final class ScreeningMetrics {
         inferenceSeconds = Histogram.builder().name("xray_inference_seconds")
                 .help("Time of one model inference (preprocessing included)").labelNames("model")
                 .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10).register(registry);
+        inferenceBatchSize = Histogram.builder().name("xray_inference_batch_size")
+                .help("Studies scored in one forward pass (micro-batching)").labelNames("model")
+                .classicUpperBounds(1, 2, 4, 8, 16, 32).register(registry);
         endToEndSeconds = Histogram.builder().name("xray_end_to_end_seconds")
                 .help("From acquisition time to the recommendation being produced")
                 .classicUpperBounds(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300).register(registry);

@@ -1,15 +1,19 @@
 package org.xrayscreening.stream.scoring;
 
-import org.xrayscreening.models.NativeRuntime;
-import java.awt.image.BufferedImage;
+import ai.djl.pytorch.jni.JniUtils;
 import java.nio.file.Path;
 import java.time.Instant;
-import org.apache.flink.api.common.functions.OpenContext;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import org.apache.flink.api.common.operators.ProcessingTimeService.ProcessingTimeCallback;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
-import org.apache.flink.util.Collector;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.util.OutputTag;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,6 +21,7 @@ import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.connectors.event.ModelUpdate;
 import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.NativeRuntime;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelIntegrityException;
 import org.xrayscreening.models.registry.ModelRegistry;
@@ -27,19 +32,32 @@ import org.xrayscreening.stream.metrics.ScreeningMetrics;
 
 /**
  * One network's operator: a DJL predictor per subtask, created in open() and closed in close() (a Predictor is
- * not thread-safe, so it is never shared), plus hot swap from the broadcast {@code xray.model-updates} stream.
+ * not thread-safe, so it is never shared), micro-batching, and hot swap from the broadcast
+ * {@code xray.model-updates} stream (input 2, broadcast-partitioned).
+ *
+ * <p>Micro-batching ({@link ScoringBatch}): studies are held until {@code maxStudies} have arrived or
+ * {@code maxWait} has passed since the first one (a processing-time timer), then scored in one forward pass and
+ * emitted in arrival order. Held studies are never put into state: the batch is scored and emitted in
+ * {@link #prepareSnapshotPreBarrier}, before the checkpoint barrier is forwarded, so every study whose input
+ * offset a checkpoint covers has its outcome downstream of that barrier too (nothing lost on restore, nothing
+ * scored twice), and the checkpoint stays free of image pixels. {@link #finish} scores what is left at end of
+ * input. This needs an operator, not a {@code BroadcastProcessFunction}: a function on a non-keyed stream can
+ * neither set a timer nor act before the barrier.
  *
  * <p>Hot swap: an update for this model is loaded beside the serving version (checksums verified, the
  * metadata digest compared with the update's, one smoke inference — {@link CovidClassifier#load} does those),
- * then the operator switches between two records. The active version is kept in broadcast state, so a restart
- * from a checkpoint taken after a swap serves the swapped-in version (it is re-loaded before the first study
- * is scored). A version that fails leaves the old one serving and is counted, logged and reported as a
- * {@link ModelStatus} on the side output. The load runs on the operator thread, so a swap stalls this model's
- * stream for one model load and no longer; the other models keep scoring.
+ * then the operator switches between two records; studies held before the update are scored with the old
+ * version first. The active version is kept in broadcast state, so a restart from a checkpoint taken after a
+ * swap serves the swapped-in version (it is re-loaded before the first study is scored). A version that fails
+ * leaves the old one serving and is counted, logged and reported as a {@link ModelStatus} on the side output.
+ * The load runs on the operator thread, so a swap stalls this model's stream for one model load and no longer;
+ * the other models keep scoring.
  *
- * <p>An inference failure becomes a failed {@link ModelOutcome}, so the ensemble can name the model as missing.
+ * <p>An inference failure becomes a failed {@link ModelOutcome}, so the ensemble can name the model as missing;
+ * an image that cannot be prepared fails alone, not its batch.
  */
-public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpdate, ModelOutcome> {
+public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
+        implements TwoInputStreamOperator<StudyImage, ModelUpdate, ModelOutcome>, ProcessingTimeCallback {
 
     /** model id -> version every subtask of that model should serve. */
     public static final MapStateDescriptor<String, String> ACTIVE_VERSIONS =
@@ -51,79 +69,171 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
     private final Architecture architecture;
     private final String registryRoot;
     private final String initialRef;
+    private final ScoringBatch batching;
     private transient ModelRegistry registry;
     private transient CovidClassifier classifier;
     private transient String version;
     private transient boolean restoredChecked;
+    private transient BroadcastState<String, String> activeVersions;
+    private transient List<StreamRecord<StudyImage>> held;
+    private transient ScheduledFuture<?> flushTimer;
 
     public ModelScoring(Architecture architecture, String registryRoot, String initialRef) {
+        this(architecture, registryRoot, initialRef, new ScoringBatch(1, java.time.Duration.ZERO, 0));
+    }
+
+    public ModelScoring(Architecture architecture, String registryRoot, String initialRef, ScoringBatch batching) {
         this.architecture = architecture;
         this.registryRoot = registryRoot;
         this.initialRef = initialRef;
+        this.batching = batching;
     }
 
     @Override
-    public void open(OpenContext openContext) throws Exception {
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        activeVersions = context.getOperatorStateStore().getBroadcastState(ACTIVE_VERSIONS);
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
         NativeRuntime.logOnce(LOG::info);
+        held = new ArrayList<>(batching.maxStudies());
         registry = new ModelRegistry(Path.of(registryRoot));
-        classifier = CovidClassifier.load(registry, architecture, initialRef);
+        classifier = CovidClassifier.load(registry, architecture, initialRef); // also loads the native library
+        if (batching.intraOpThreads() > 0) {
+            // OpenMP's thread count is per calling thread: this is the operator thread that runs every inference
+            JniUtils.setNumThreads(batching.intraOpThreads());
+        }
         version = classifier.version().version();
         ScreeningMetrics.get().setActiveVersion(architecture.id(), version);
-        LOG.info("{} subtask {} serving version {}", architecture.id(),
-                getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(), version);
+        LOG.info("{} subtask {} serving version {} (batches of up to {} studies or {} ms, {} intra-op threads)",
+                architecture.id(), subtask(), version, batching.maxStudies(), batching.maxWait().toMillis(),
+                batching.intraOpThreads() > 0 ? batching.intraOpThreads() : JniUtils.getNumThreads());
     }
 
     @Override
-    public void processElement(StudyImage study, ReadOnlyContext ctx, Collector<ModelOutcome> out) throws Exception {
+    public void processElement1(StreamRecord<StudyImage> record) throws Exception {
         if (!restoredChecked) {
             // after a restore, broadcast state says which version was active when the checkpoint was taken
             restoredChecked = true;
-            String wanted = ctx.getBroadcastState(ACTIVE_VERSIONS).get(architecture.id());
+            String wanted = activeVersions.get(architecture.id());
             if (wanted != null && !wanted.equals(version)) {
-                swap(wanted, null, "restored from checkpoint", ctx::output);
+                swap(wanted, null, "restored from checkpoint");
             }
         }
-        // outside the try below: this fault must fail the task (and restart the job), not become a failed outcome
-        InjectedFault.maybeThrow(study.studyId, architecture.id());
-        long start = System.nanoTime();
-        try {
-            BufferedImage image = CanonicalImage.fromPixels(study.width, study.height, study.pixels);
-            double probability = classifier.predict(image);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            ScreeningMetrics.get().inferenceSeconds.labelValues(architecture.id()).observe(seconds);
-            out.collect(ModelOutcome.scored(study.studyId, study.patientRef, study.acquiredAtMillis,
-                    study.ingestedAtMillis, architecture.id(), version, probability, seconds * 1000));
-        } catch (Exception e) {
-            LOG.warn("{}@{} inference failed: {}", architecture.id(), version, e.toString());
-            out.collect(ModelOutcome.failed(study.studyId, study.patientRef, study.acquiredAtMillis,
-                    study.ingestedAtMillis, architecture.id(), version, "inference failed: "
-                            + e.getClass().getSimpleName()));
+        // here, not in scoreHeld's try: this test-only fault must fail the task (and restart the job), not
+        // become a failed outcome
+        InjectedFault.maybeThrow(record.getValue().studyId, architecture.id());
+        held.add(record.copy(record.getValue()));
+        if (batching.unbatched() || held.size() >= batching.maxStudies()) {
+            scoreHeld();
+        } else if (flushTimer == null) {
+            long now = getProcessingTimeService().getCurrentProcessingTime();
+            flushTimer = getProcessingTimeService().registerTimer(now + batching.maxWait().toMillis(), this);
         }
+    }
+
+    /** The batch's wait is over: score what has arrived. */
+    @Override
+    public void onProcessingTime(long time) throws Exception {
+        flushTimer = null;
+        scoreHeld();
     }
 
     @Override
-    public void processBroadcastElement(ModelUpdate update, Context ctx, Collector<ModelOutcome> out) throws Exception {
+    public void processElement2(StreamRecord<ModelUpdate> record) throws Exception {
+        ModelUpdate update = record.getValue();
         if (!architecture.id().equals(update.model())) {
             return;
         }
-        BroadcastState<String, String> active = ctx.getBroadcastState(ACTIVE_VERSIONS);
+        scoreHeld(); // studies that arrived before the update are answered by the version serving then
         restoredChecked = true; // an explicit update supersedes whatever was restored
-        if (swap(update.version(), update.sha256(), update.reason(), ctx::output)) {
-            active.put(architecture.id(), version);
+        if (swap(update.version(), update.sha256(), update.reason())) {
+            activeVersions.put(architecture.id(), version);
         }
     }
 
+    /** Outcomes of held studies go out before the barrier, so the checkpoint includes them (see class comment). */
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        scoreHeld();
+        super.prepareSnapshotPreBarrier(checkpointId);
+    }
+
+    @Override
+    public void finish() throws Exception {
+        scoreHeld();
+        super.finish();
+    }
+
+    /** Scores every held study in one forward pass and emits the outcomes in arrival order. */
+    private void scoreHeld() {
+        if (flushTimer != null) {
+            flushTimer.cancel(false);
+            flushTimer = null;
+        }
+        if (held == null || held.isEmpty()) {
+            return;
+        }
+        List<StreamRecord<StudyImage>> batch = held;
+        held = new ArrayList<>(batching.maxStudies());
+        ModelOutcome[] outcomes = new ModelOutcome[batch.size()];
+        List<float[]> inputs = new ArrayList<>(batch.size());
+        List<Integer> prepared = new ArrayList<>(batch.size());
+        long start = System.nanoTime();
+        for (int i = 0; i < batch.size(); i++) {
+            StudyImage study = batch.get(i).getValue();
+            try {
+                inputs.add(classifier.preprocessor().toChw(
+                        CanonicalImage.fromPixels(study.width, study.height, study.pixels)));
+                prepared.add(i);
+            } catch (RuntimeException e) {
+                outcomes[i] = failed(study, e);
+            }
+        }
+        if (!inputs.isEmpty()) {
+            try {
+                float[] probabilities = classifier.predictPreprocessed(inputs);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                for (int j = 0; j < probabilities.length; j++) {
+                    StudyImage study = batch.get(prepared.get(j)).getValue();
+                    // each study waited for the whole forward pass, so that is its inference time
+                    ScreeningMetrics.get().inferenceSeconds.labelValues(architecture.id()).observe(seconds);
+                    outcomes[prepared.get(j)] = ModelOutcome.scored(study.studyId, study.patientRef,
+                            study.acquiredAtMillis, study.ingestedAtMillis, architecture.id(), version,
+                            probabilities[j], seconds * 1000);
+                }
+                ScreeningMetrics.get().inferenceBatchSize.labelValues(architecture.id()).observe(inputs.size());
+            } catch (Exception e) {
+                for (int i : prepared) {
+                    outcomes[i] = failed(batch.get(i).getValue(), e);
+                }
+            }
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            output.collect(batch.get(i).replace(outcomes[i]));
+        }
+    }
+
+    private ModelOutcome failed(StudyImage study, Exception e) {
+        LOG.warn("{}@{} inference failed: {}", architecture.id(), version, e.toString());
+        return ModelOutcome.failed(study.studyId, study.patientRef, study.acquiredAtMillis, study.ingestedAtMillis,
+                architecture.id(), version, "inference failed: " + e.getClass().getSimpleName());
+    }
+
     /** Loads {@code target} beside the serving version and switches to it; false (old one keeps serving) on failure. */
-    private boolean swap(String target, String expectedMetadataSha256, String reason, StatusSink status) {
-        int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+    private boolean swap(String target, String expectedMetadataSha256, String reason) {
+        int subtask = subtask();
         String previous = version;
         long start = System.nanoTime();
         if (target.equals(version)) {
-            status.output(MODEL_STATUS, new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), version,
+            status(new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), version,
                     ModelStatus.Status.SERVING, previous, "already serving", subtask, 0, Instant.now()));
             return true;
         }
-        CovidClassifier next = null;
+        CovidClassifier next;
         try {
             ModelVersion candidate = registry.resolve(architecture, target);
             if (expectedMetadataSha256 != null) {
@@ -139,7 +249,7 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
             ScreeningMetrics.get().modelUpdateFailures.labelValues(architecture.id()).inc();
             LOG.warn("{} subtask {}: version {} rejected, {} keeps serving: {}", architecture.id(), subtask, target,
                     previous, e.getMessage());
-            status.output(MODEL_STATUS, new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), target,
+            status(new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), target,
                     ModelStatus.Status.REJECTED, previous, e.getClass().getSimpleName() + ": " + e.getMessage(),
                     subtask, millis, Instant.now()));
             return false;
@@ -153,15 +263,17 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
         ScreeningMetrics.get().modelSwaps.labelValues(architecture.id()).inc();
         LOG.info("{} subtask {}: switched {} -> {} in {} ms ({})", architecture.id(), subtask, previous, version,
                 millis, reason);
-        status.output(MODEL_STATUS, new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), version,
+        status(new ModelStatus(EventCodec.SCHEMA_VERSION, architecture.id(), version,
                 ModelStatus.Status.SERVING, previous, reason, subtask, millis, Instant.now()));
         return true;
     }
 
-    /** Both contexts can write side outputs, but share no interface for it. */
-    @FunctionalInterface
-    private interface StatusSink {
-        void output(OutputTag<ModelStatus> tag, ModelStatus status);
+    private void status(ModelStatus status) {
+        output.collect(MODEL_STATUS, new StreamRecord<>(status));
+    }
+
+    private int subtask() {
+        return getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     }
 
     /** The version this subtask serves; for tests. */
@@ -169,10 +281,19 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
         return version;
     }
 
+    /** The version broadcast state names for this model (null: none swapped in); for tests. */
+    String recordedVersion() throws Exception {
+        return activeVersions.get(architecture.id());
+    }
+
     @Override
     public void close() throws Exception {
-        if (classifier != null) {
-            classifier.close();
+        try {
+            if (classifier != null) {
+                classifier.close();
+            }
+        } finally {
+            super.close();
         }
     }
 }

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.xrayscreening.stream.scoring.ScoringBatch;
 
 /**
  * Renders the Helm chart in helm/xray-screening with the real helm binary and checks what Kubernetes would
@@ -105,6 +106,14 @@ class HelmChartTest {
         assertThat(flag(args, "--topic-acquired")).isEqualTo(topics.get("acquired"));
         assertThat(flag(args, "--topic-model-updates")).isEqualTo(topics.get("modelUpdates"));
         assertThat(args).filteredOn(a -> a.startsWith("--topic-")).hasSize(7);
+        Map<String, Object> scoring = map(streamJob, "scoring");
+        assertThat(flag(args, "--batch-size")).isEqualTo(String.valueOf(scoring.get("batchSize")));
+        assertThat(flag(args, "--batch-wait")).isEqualTo(String.valueOf(scoring.get("batchWaitMs")));
+        assertThat(flag(args, "--intra-op-threads"))
+                .isEqualTo(String.valueOf(map(streamJob, "taskManager").get("ompNumThreads")));
+        // the chart batches as the job does by default (threads differ on purpose: a pod knows its cores)
+        assertThat(scoring.get("batchSize")).isEqualTo(ScoringBatch.DEFAULT_MAX_STUDIES);
+        assertThat(((Number) scoring.get("batchWaitMs")).longValue()).isEqualTo(ScoringBatch.DEFAULT_MAX_WAIT_MS);
     }
 
     @Test

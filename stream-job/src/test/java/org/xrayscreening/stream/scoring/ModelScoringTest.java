@@ -8,12 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
-import org.apache.flink.streaming.api.operators.co.CoBroadcastWithNonKeyedOperator;
-import org.apache.flink.streaming.util.BroadcastOperatorTestHarness;
+import org.apache.flink.streaming.util.TwoInputStreamOperatorTestHarness;
 import org.xrayscreening.connectors.event.ModelStatus;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.connectors.event.ModelUpdate;
-import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,10 +39,34 @@ class ModelScoringTest {
         version = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, "production");
     }
 
-    static BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness(Path registryRoot, String ref)
-            throws Exception {
-        return ProcessFunctionTestHarnesses.forBroadcastProcessFunction(
-                new ModelScoring(Architecture.MOBILENET, registryRoot.toString(), ref), ModelScoring.ACTIVE_VERSIONS);
+    /** Input 1: studies; input 2: model updates (broadcast-partitioned in the job). */
+    static final class Harness extends TwoInputStreamOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> {
+        Harness(ModelScoring operator) throws Exception {
+            super(operator, 1, 1, 0);
+        }
+
+        void processElement(StudyImage study, long timestamp) throws Exception {
+            processElement1(study, timestamp);
+        }
+
+        void processBroadcastElement(ModelUpdate update, long timestamp) throws Exception {
+            processElement2(update, timestamp);
+        }
+
+        ModelScoring scoring() {
+            return (ModelScoring) getOperator();
+        }
+    }
+
+    static Harness harness(Path registryRoot, String ref) throws Exception {
+        return open(new Harness(new ModelScoring(Architecture.MOBILENET, registryRoot.toString(), ref)), null);
+    }
+
+    static Harness open(Harness harness, OperatorSubtaskState restoreFrom) throws Exception {
+        harness.setup();
+        harness.initializeState(restoreFrom);
+        harness.open();
+        return harness;
     }
 
     private static StudyImage study(String id, BufferedImage image) {
@@ -60,7 +82,7 @@ class ModelScoringTest {
         try (CovidClassifier direct = CovidClassifier.load(registry, Architecture.MOBILENET, version.version())) {
             expected = direct.predict(CanonicalImage.toGray16(image, 512));
         }
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+        try (Harness harness = harness(registry.root(), "production")) {
             harness.processElement(study("s1", image), 0);
             List<ModelOutcome> out = harness.extractOutputValues();
             assertThat(out).hasSize(1);
@@ -76,7 +98,7 @@ class ModelScoringTest {
 
     @Test
     void brokenInputBecomesFailedOutcomeNotAJobFailure() throws Exception {
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+        try (Harness harness = harness(registry.root(), "production")) {
             harness.processElement(new StudyImage("bad", "p", 0, 0, 50, 50, new short[10]), 0);
             harness.processElement(study("good", SyntheticChestXray.negative(1, 64).gray8()), 0);
             List<ModelOutcome> out = harness.extractOutputValues();
@@ -103,7 +125,7 @@ class ModelScoringTest {
     @Test
     void updateSwapsVersionBetweenTwoRecordsAndReportsIt() throws Exception {
         ModelVersion next = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, null);
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+        try (Harness harness = harness(registry.root(), "production")) {
             harness.processElement(study("before", SyntheticChestXray.negative(1, 64).gray8()), 0);
             harness.processBroadcastElement(ModelUpdate.of("resnet50", "irrelevant", null, null, "other model"), 0);
             harness.processBroadcastElement(ModelUpdate.of("mobilenet", next.version(), null,
@@ -134,7 +156,7 @@ class ModelScoringTest {
         ModelVersion fine = TestModels.publishUntrained(own, Architecture.MOBILENET, 64, null);
         double failuresBefore = ScreeningMetrics.get().modelUpdateFailures.labelValues("mobilenet").get();
 
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(other, "production")) {
+        try (Harness harness = harness(other, "production")) {
             harness.processBroadcastElement(ModelUpdate.of("mobilenet", corrupt.version(), null, null, "bad weights"), 0);
             harness.processBroadcastElement(ModelUpdate.of("mobilenet", fine.version(), null, "0".repeat(64), "wrong digest"), 0);
             harness.processBroadcastElement(ModelUpdate.of("mobilenet", "does-not-exist", null, null, "typo"), 0);
@@ -150,7 +172,7 @@ class ModelScoringTest {
             assertThat(ScreeningMetrics.get().modelUpdateFailures.labelValues("mobilenet").get() - failuresBefore)
                     .isEqualTo(3.0);
             // broadcast state still names nothing new: a restart would not pick the refused versions
-            assertThat(harness.getBroadcastState(ModelScoring.ACTIVE_VERSIONS).get("mobilenet")).isNull();
+            assertThat(harness.scoring().recordedVersion()).isNull();
         }
     }
 
@@ -158,17 +180,13 @@ class ModelScoringTest {
     void restoreFromCheckpointAfterSwapServesTheNewVersion() throws Exception {
         ModelVersion next = TestModels.publishUntrained(registry, Architecture.MOBILENET, 64, null);
         OperatorSubtaskState snapshot;
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> harness = harness(registry.root(), "production")) {
+        try (Harness harness = harness(registry.root(), "production")) {
             harness.processBroadcastElement(ModelUpdate.of("mobilenet", next.version(), null, null, "promotion"), 0);
             snapshot = harness.snapshot(1L, 0);
         }
         // the restarted operator is configured with the old alias, as the job's command line still says
-        try (BroadcastOperatorTestHarness<StudyImage, ModelUpdate, ModelOutcome> restored = new BroadcastOperatorTestHarness<>(
-                new CoBroadcastWithNonKeyedOperator<>(new ModelScoring(Architecture.MOBILENET, registry.root().toString(),
-                        "production"), List.of(ModelScoring.ACTIVE_VERSIONS)), 1, 1, 0)) {
-            restored.setup();
-            restored.initializeState(snapshot);
-            restored.open();
+        try (Harness restored = open(new Harness(new ModelScoring(Architecture.MOBILENET, registry.root().toString(),
+                "production")), snapshot)) {
             restored.processElement(study("after-restart", SyntheticChestXray.negative(3, 64).gray8()), 0);
             assertThat(restored.extractOutputValues()).singleElement()
                     .satisfies(o -> assertThat(o.version).isEqualTo(next.version()));
