@@ -22,6 +22,7 @@ import org.xrayscreening.connectors.event.Recommendation;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.KafkaClientProperties;
+import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
@@ -253,6 +254,14 @@ public class ScreeningJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Before submitting: a job with wrong Kafka credentials would otherwise restart forever on the cluster.
+        try {
+            KafkaConnectionCheck.verify(options.bootstrapServers, options.kafkaClientProperties(),
+                    KafkaConnectionCheck.DEFAULT_TIMEOUT);
+        } catch (KafkaConnectionCheck.KafkaConnectionException e) {
+            System.err.println("xray-screening: " + e.getMessage());
+            return 2;
+        }
         Configuration conf = new Configuration();
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
