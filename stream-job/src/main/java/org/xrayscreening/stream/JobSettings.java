@@ -6,6 +6,7 @@ import java.util.List;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.poison.AttemptJournal;
 
 /**
  * Everything the topology needs besides its source and sinks; serializable because operators carry parts of it
@@ -24,10 +25,12 @@ public record JobSettings(
         Duration labelRetention,
         int accuracyWindow,
         double sensitivityFloor,
-        int minLabelledPositives) implements Serializable {
+        int minLabelledPositives,
+        AttemptJournal.Config attemptJournal) implements Serializable {
 
     public JobSettings {
         models = List.copyOf(models);
+        attemptJournal = attemptJournal == null ? AttemptJournal.Config.off() : attemptJournal;
         java.util.Objects.requireNonNull(imageSources, "imageSources");
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one model is needed");

@@ -26,6 +26,7 @@ import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.poison.AttemptJournal;
 import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
 import picocli.CommandLine;
@@ -148,6 +149,17 @@ public class ScreeningJob implements Callable<Integer> {
                 description = "How long a recommendation waits for its label (ISO-8601 duration).")
         public Duration labelRetention;
 
+        @Option(scope = ScopeType.INHERIT, names = "--attempt-journal", paramLabel = "DIR",
+                description = "Folder where the job notes, per record, that an image is being processed, so that an "
+                        + "image that kills a TaskManager (OutOfMemoryError, native crash) is dead-lettered as "
+                        + "IMAGE_CRASHED_WORKER after --max-worker-crashes deaths instead of restarting the job forever. "
+                        + "Must survive a TaskManager restart and be shared by the TaskManagers. Default: none (off).")
+        public Path attemptJournal;
+
+        @Option(scope = ScopeType.INHERIT, names = "--max-worker-crashes", defaultValue = "2",
+                description = "Deaths of a worker while processing one record before it is dead-lettered (with --attempt-journal).")
+        public int maxWorkerCrashes;
+
         @Option(scope = ScopeType.INHERIT, names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
         public String groupId;
 
@@ -180,7 +192,13 @@ public class ScreeningJob implements Callable<Integer> {
                     Duration.ofMillis(ensembleTimeoutMs),
                     new ImageLimits(maxImageBytes, maxImagePixels, ImageLimits.DEFAULTS.maxSide()),
                     imageSources(), canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                    minLabelledPositives);
+                    minLabelledPositives, attemptJournalConfig());
+        }
+
+        /** Off without --attempt-journal; the folder is made absolute here, where the command was started. */
+        public AttemptJournal.Config attemptJournalConfig() {
+            return attemptJournal == null ? AttemptJournal.Config.off()
+                    : new AttemptJournal.Config(attemptJournal.toAbsolutePath().resolve(groupId).toString(), maxWorkerCrashes);
         }
 
         /**

@@ -61,7 +61,7 @@ public final class ScreeningTopology {
                 .fromSource(sources.acquired(), WatermarkStrategy.noWatermarks(), "xray.acquired")
                 .uid("source-acquired")
                 .process(new StudyIntake(settings.imageLimits(), settings.imageSources(), settings.canonicalMaxSide(),
-                        settings.metricsHost(), settings.metricsPort()))
+                        settings.metricsHost(), settings.metricsPort()).withAttemptJournal(settings.attemptJournal()))
                 .name("validate-decode").uid("intake");
         DataStream<DeadLetter> deadLetters = studies.getSideOutput(StudyIntake.DEAD_LETTERS);
 
@@ -78,7 +78,8 @@ public final class ScreeningTopology {
         for (ModelSpec model : settings.models()) {
             SingleOutputStreamOperator<ModelOutcome> scored = studies
                     .connect(broadcastUpdates)
-                    .process(new ModelScoring(model.architecture(), settings.registryRoot(), model.ref()))
+                    .process(new ModelScoring(model.architecture(), settings.registryRoot(), model.ref())
+                            .withAttemptJournal(settings.attemptJournal()))
                     .name("model-" + model.architecture().id()).uid("model-" + model.architecture().id());
             outcomes = outcomes == null ? scored : outcomes.union(scored);
             DataStream<ModelStatus> status = scored.getSideOutput(ModelScoring.MODEL_STATUS);
@@ -90,6 +91,7 @@ public final class ScreeningTopology {
                 .process(new StudyEnsemble(settings.modelIds(), settings.policy(), settings.ensembleTimeout(),
                         Duration.ofHours(6)))
                 .name("ensemble").uid("ensemble");
+        deadLetters = deadLetters.union(recommendations.getSideOutput(StudyEnsemble.DEAD_LETTERS));
         DataStream<Alert> alerts = recommendations.filter(new NeedsAttention()).name("needs-attention")
                 .uid("filter-alerts").map(new ToClinicalAlert()).name("to-alert").uid("map-alerts");
 

@@ -24,6 +24,7 @@ import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import org.xrayscreening.stream.poison.AttemptJournal;
 
 /**
  * One network's operator: a DJL predictor per subtask, created in open() and closed in close() (a Predictor is
@@ -51,6 +52,8 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
     private final Architecture architecture;
     private final String registryRoot;
     private final String initialRef;
+    private AttemptJournal.Config attemptJournal = AttemptJournal.Config.off();
+    private transient AttemptJournal journal;
     private transient ModelRegistry registry;
     private transient CovidClassifier classifier;
     private transient String version;
@@ -62,9 +65,19 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
         this.initialRef = initialRef;
     }
 
+    /**
+     * Notes each study in {@code config}'s journal before it enters native inference, so that an image that crashes
+     * this model {@code limit} times is not run again (the study becomes an IMAGE_CRASHED_WORKER dead letter).
+     */
+    public ModelScoring withAttemptJournal(AttemptJournal.Config config) {
+        this.attemptJournal = java.util.Objects.requireNonNull(config, "config");
+        return this;
+    }
+
     @Override
     public void open(OpenContext openContext) throws Exception {
         NativeRuntime.logOnce(LOG::info);
+        journal = AttemptJournal.open(attemptJournal, "model-" + architecture.id());
         registry = new ModelRegistry(Path.of(registryRoot));
         classifier = CovidClassifier.load(registry, architecture, initialRef);
         version = classifier.version().version();
@@ -83,6 +96,23 @@ public class ModelScoring extends BroadcastProcessFunction<StudyImage, ModelUpda
                 swap(wanted, null, "restored from checkpoint", ctx::output);
             }
         }
+        boolean journaled = journal != null && study.sourceTopic != null;
+        if (journaled && !journal.begin(AttemptJournal.key(study.sourceTopic, study.sourcePartition, study.sourceOffset))) {
+            LOG.warn("{}: record {}-{}@{} ended the worker {} time(s); not run again", architecture.id(),
+                    study.sourceTopic, study.sourcePartition, study.sourceOffset, journal.limit());
+            out.collect(ModelOutcome.crashedWorker(study.studyId, study.patientRef, study.acquiredAtMillis,
+                    study.ingestedAtMillis, architecture.id(), version, journal.limit(), study.sourceTopic,
+                    study.sourcePartition, study.sourceOffset));
+            return;
+        }
+        // An Error (OutOfMemoryError) or a native crash leaves the attempt open on purpose: it counts as a death.
+        score(study, out);
+        if (journaled) {
+            journal.end();
+        }
+    }
+
+    private void score(StudyImage study, Collector<ModelOutcome> out) {
         long start = System.nanoTime();
         try {
             BufferedImage image = CanonicalImage.fromPixels(study.width, study.height, study.pixels);

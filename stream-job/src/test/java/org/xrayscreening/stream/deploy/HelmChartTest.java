@@ -105,6 +105,11 @@ class HelmChartTest {
         assertThat(flag(args, "--topic-acquired")).isEqualTo(topics.get("acquired"));
         assertThat(flag(args, "--topic-model-updates")).isEqualTo(topics.get("modelUpdates"));
         assertThat(args).filteredOn(a -> a.startsWith("--topic-")).hasSize(7);
+        // poison images: the attempt journal lies on the state PVC, which survives pod restarts and every
+        // TaskManager mounts
+        assertThat(flag(args, "--attempt-journal"))
+                .startsWith(map(map(streamJob, "state"), "persistence").get("mountPath") + "/");
+        assertThat(flag(args, "--max-worker-crashes")).isEqualTo("2");
     }
 
     @Test
