@@ -8,6 +8,7 @@ import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.heatmap.HeatmapSettings;
 import org.xrayscreening.stream.scoring.ScoringBatch;
+import org.xrayscreening.stream.poison.AttemptJournal;
 
 /**
  * Everything the topology needs besides its source and sinks; serializable because operators carry parts of it
@@ -28,7 +29,8 @@ public record JobSettings(
         double sensitivityFloor,
         int minLabelledPositives,
         ScoringBatch batching,
-        HeatmapSettings heatmaps) implements Serializable {
+        HeatmapSettings heatmaps,
+        AttemptJournal.Config attemptJournal) implements Serializable {
 
     /** Unbatched scoring, without heatmaps. */
     public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
@@ -37,7 +39,7 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
-                ScoringBatch.DEFAULT, HeatmapSettings.OFF);
+                ScoringBatch.DEFAULT, HeatmapSettings.OFF, AttemptJournal.Config.off());
     }
 
     /** Scoring batched as given, without heatmaps. */
@@ -47,7 +49,7 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives, ScoringBatch batching) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives, batching,
-                HeatmapSettings.OFF);
+                HeatmapSettings.OFF, AttemptJournal.Config.off());
     }
 
     /** Unbatched scoring, heatmaps as given. */
@@ -57,19 +59,37 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives, HeatmapSettings heatmaps) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
-                ScoringBatch.DEFAULT, heatmaps);
+                ScoringBatch.DEFAULT, heatmaps, AttemptJournal.Config.off());
     }
 
     /** These settings with heatmaps as given. */
     public JobSettings withHeatmaps(HeatmapSettings heatmaps) {
         return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
                 canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                minLabelledPositives, batching, heatmaps);
+                minLabelledPositives, batching, heatmaps, attemptJournal);
+    }
+
+    /** Unbatched scoring without heatmaps, with the poison-image journal as given. */
+    public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
+                       ImageLimits imageLimits, ImageSourcePolicy imageSources, int canonicalMaxSide,
+                       String metricsHost, int metricsPort, Duration labelRetention, int accuracyWindow,
+                       double sensitivityFloor, int minLabelledPositives, AttemptJournal.Config attemptJournal) {
+        this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
+                metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
+                ScoringBatch.DEFAULT, HeatmapSettings.OFF, attemptJournal);
+    }
+
+    /** These settings with the poison-image journal as given. */
+    public JobSettings withAttemptJournal(AttemptJournal.Config attemptJournal) {
+        return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
+                canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
+                minLabelledPositives, batching, heatmaps, attemptJournal);
     }
 
     public JobSettings {
         java.util.Objects.requireNonNull(heatmaps, "heatmaps");
         models = List.copyOf(models);
+        attemptJournal = attemptJournal == null ? AttemptJournal.Config.off() : attemptJournal;
         java.util.Objects.requireNonNull(imageSources, "imageSources");
         if (models.isEmpty()) {
             throw new IllegalArgumentException("at least one model is needed");

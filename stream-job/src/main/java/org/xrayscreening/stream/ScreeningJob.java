@@ -23,10 +23,12 @@ import org.xrayscreening.connectors.image.HttpCredentials;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.KafkaClientProperties;
+import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.heatmap.HeatmapSettings;
+import org.xrayscreening.stream.poison.AttemptJournal;
 import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
 import org.xrayscreening.stream.chaos.ChaosRun;
@@ -172,6 +174,17 @@ public class ScreeningJob implements Callable<Integer> {
                 description = "How long a recommendation waits for its label (ISO-8601 duration).")
         public Duration labelRetention;
 
+        @Option(scope = ScopeType.INHERIT, names = "--attempt-journal", paramLabel = "DIR",
+                description = "Folder where the job notes, per record, that an image is being processed, so that an "
+                        + "image that kills a TaskManager (OutOfMemoryError, native crash) is dead-lettered as "
+                        + "IMAGE_CRASHED_WORKER after --max-worker-crashes deaths instead of restarting the job forever. "
+                        + "Must survive a TaskManager restart and be shared by the TaskManagers. Default: none (off).")
+        public Path attemptJournal;
+
+        @Option(scope = ScopeType.INHERIT, names = "--max-worker-crashes", defaultValue = "2",
+                description = "Deaths of a worker while processing one record before it is dead-lettered (with --attempt-journal).")
+        public int maxWorkerCrashes;
+
         @Option(scope = ScopeType.INHERIT, names = "--group-id", defaultValue = "xray-screening", description = "Kafka consumer group.")
         public String groupId;
 
@@ -214,11 +227,18 @@ public class ScreeningJob implements Callable<Integer> {
                     imageSources(), canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
                     minLabelledPositives, batching()).withHeatmaps(heatmapRoot == null ? HeatmapSettings.OFF
                     : new HeatmapSettings(heatmapRoot.toAbsolutePath().toString(), heatmapImageTtl,
-                            HeatmapSettings.OFF.imageWait(), HeatmapSettings.OFF.cachedModels()));
+                            HeatmapSettings.OFF.imageWait(), HeatmapSettings.OFF.cachedModels()))
+                    .withAttemptJournal(attemptJournalConfig());
         }
 
         public ScoringBatch batching() {
             return new ScoringBatch(batchSize, Duration.ofMillis(batchWaitMs), intraOpThreads);
+        }
+
+        /** Off without --attempt-journal; the folder is made absolute here, where the command was started. */
+        public AttemptJournal.Config attemptJournalConfig() {
+            return attemptJournal == null ? AttemptJournal.Config.off()
+                    : new AttemptJournal.Config(attemptJournal.toAbsolutePath().resolve(groupId).toString(), maxWorkerCrashes);
         }
 
         /**
@@ -305,6 +325,14 @@ public class ScreeningJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Before submitting: a job with wrong Kafka credentials would otherwise restart forever on the cluster.
+        try {
+            KafkaConnectionCheck.verify(options.bootstrapServers, options.kafkaClientProperties(),
+                    KafkaConnectionCheck.DEFAULT_TIMEOUT);
+        } catch (KafkaConnectionCheck.KafkaConnectionException e) {
+            System.err.println("xray-screening: " + e.getMessage());
+            return 2;
+        }
         Configuration conf = new Configuration();
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);

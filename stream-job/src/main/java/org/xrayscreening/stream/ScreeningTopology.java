@@ -65,7 +65,7 @@ public final class ScreeningTopology {
                 .fromSource(sources.acquired(), WatermarkStrategy.noWatermarks(), "xray.acquired")
                 .uid("source-acquired")
                 .process(new StudyIntake(settings.imageLimits(), settings.imageSources(), settings.canonicalMaxSide(),
-                        settings.metricsHost(), settings.metricsPort()))
+                        settings.metricsHost(), settings.metricsPort()).withAttemptJournal(settings.attemptJournal()))
                 .name("validate-decode").uid("intake");
         DataStream<DeadLetter> deadLetters = studies.getSideOutput(StudyIntake.DEAD_LETTERS);
 
@@ -86,7 +86,7 @@ public final class ScreeningTopology {
                     .connect(broadcastUpdates)
                     .transform("model-" + model.architecture().id(), TypeInformation.of(ModelOutcome.class),
                             new ModelScoring(model.architecture(), settings.registryRoot(), model.ref(),
-                                    settings.batching()))
+                                    settings.batching()).withAttemptJournal(settings.attemptJournal()))
                     .name("model-" + model.architecture().id()).uid("model-" + model.architecture().id());
             outcomes = outcomes == null ? scored : outcomes.union(scored);
             DataStream<ModelStatus> status = scored.getSideOutput(ModelScoring.MODEL_STATUS);
@@ -98,6 +98,7 @@ public final class ScreeningTopology {
                 .process(new StudyEnsemble(settings.modelIds(), settings.policy(), settings.ensembleTimeout(),
                         Duration.ofHours(6)))
                 .name("ensemble").uid("ensemble");
+        deadLetters = deadLetters.union(recommendations.getSideOutput(StudyEnsemble.DEAD_LETTERS));
         DataStream<Alert> alerts;
         if (settings.heatmaps().enabled()) {
             // the image goes straight from intake to the heatmap operator and waits there for its recommendation

@@ -19,5 +19,10 @@ public enum DeadLetterReason {
      * The image's claim-check URI is outside the configured file roots / URL prefixes, or its host resolves to an
      * address that is refused (see {@code ImageSourcePolicy}). Appended last: ordinals stay stable.
      */
-    IMAGE_SOURCE_NOT_ALLOWED
+    IMAGE_SOURCE_NOT_ALLOWED,
+    /**
+     * Processing this record ended the worker (an {@code OutOfMemoryError}, a crash in native code) as many times as
+     * the job allows ({@code --max-worker-crashes}); it is not tried again. Appended last: ordinals stay stable.
+     */
+    IMAGE_CRASHED_WORKER
 }

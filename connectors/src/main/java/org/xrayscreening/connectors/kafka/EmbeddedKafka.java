@@ -135,6 +135,19 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
+    /**
+     * host:port of an extra listener configured through the overrides (e.g. a {@code SASL_SSL} one added to
+     * {@code listeners} and {@code listener.security.protocol.map} beside the default PLAINTEXT listener).
+     */
+    public synchronized String bootstrapServers(String listenerName) {
+        if (cluster == null) {
+            throw new IllegalStateException("not started");
+        }
+        int port = cluster.brokers().values().iterator().next()
+                .boundPort(new org.apache.kafka.common.network.ListenerName(listenerName));
+        return "localhost:" + port;
+    }
+
     /** Client properties with {@code bootstrap.servers} set, to add to. */
     public Properties clientProperties() {
         Properties p = new Properties();

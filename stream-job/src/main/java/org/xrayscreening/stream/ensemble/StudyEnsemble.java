@@ -14,6 +14,8 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.DeadLetterReason;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ModelScore;
 import org.xrayscreening.connectors.event.Recommendation;
@@ -28,6 +30,10 @@ import org.xrayscreening.stream.scoring.ModelOutcome;
  * cannot start a second recommendation for the same study; such answers are counted, not silently lost.
  */
 public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Recommendation> {
+
+    /** Studies whose image crashed a model's worker too often: dead letters instead of recommendations. */
+    public static final org.apache.flink.util.OutputTag<DeadLetter> DEAD_LETTERS =
+            new org.apache.flink.util.OutputTag<>("ensemble-dead-letters") {};
 
     private final List<String> expectedModels;
     private final EnsemblePolicy policy;
@@ -76,17 +82,31 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
             }
         }
         ctx.timerService().deleteProcessingTimeTimer(timer.value());
-        emit(ctx.timerService().currentProcessingTime(), out);
+        emit(ctx.timerService().currentProcessingTime(), ctx, out);
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Recommendation> out) throws Exception {
         if (timer.value() != null && timer.value() == timestamp) {
-            emit(timestamp, out);
+            emit(timestamp, ctx, out);
         }
     }
 
-    private void emit(long nowMillis, Collector<Recommendation> out) throws Exception {
+    private void emit(long nowMillis, Context ctx, Collector<Recommendation> out) throws Exception {
+        for (String model : expectedModels) {
+            ModelOutcome o = outcomes.get(model);
+            if (o != null && o.crashedWorker) {
+                // one study, one result: the dead letter replaces the recommendation
+                ScreeningMetrics.get().deadLetters.labelValues(DeadLetterReason.IMAGE_CRASHED_WORKER.name()).inc();
+                ctx.output(DEAD_LETTERS, DeadLetter.of(DeadLetterReason.IMAGE_CRASHED_WORKER, o.error, o.sourceTopic,
+                        o.sourcePartition, o.sourceOffset, o.studyId.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                        null, Instant.ofEpochMilli(nowMillis)));
+                outcomes.clear();
+                timer.clear();
+                emitted.update(true);
+                return;
+            }
+        }
         List<ModelScore> scores = new ArrayList<>();
         List<Double> probabilities = new ArrayList<>();
         Set<String> failed = new TreeSet<>();

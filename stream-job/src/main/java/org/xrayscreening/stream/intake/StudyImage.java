@@ -20,6 +20,10 @@ public class StudyImage {
     public int width;
     public int height;
     public short[] pixels;
+    /** Where the study's record came from (journal key of the model operators); null when not from Kafka. */
+    public String sourceTopic;
+    public int sourcePartition;
+    public long sourceOffset;
 
     public StudyImage() {}
 
@@ -32,6 +36,14 @@ public class StudyImage {
         this.width = width;
         this.height = height;
         this.pixels = pixels;
+    }
+
+    /** The same study, marked with its record's Kafka coordinates. */
+    public StudyImage from(String topic, int partition, long offset) {
+        this.sourceTopic = topic;
+        this.sourcePartition = partition;
+        this.sourceOffset = offset;
+        return this;
     }
 
     @Override

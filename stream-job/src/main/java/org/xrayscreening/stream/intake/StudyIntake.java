@@ -19,6 +19,7 @@ import org.xrayscreening.connectors.image.ImageLoader;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.RawRecord;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import org.xrayscreening.stream.poison.AttemptJournal;
 
 /**
  * First operator: parses an {@code xray.acquired} record, fetches and decodes its image, and turns it into
@@ -28,6 +29,11 @@ import org.xrayscreening.stream.metrics.ScreeningMetrics;
 public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
 
     public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("dead-letters") {};
+    /**
+     * Test-only system property, unset in production: a study whose id starts with its value makes the intake throw
+     * a real {@code OutOfMemoryError} while decoding (an impossible allocation), as a decompression bomb would.
+     */
+    public static final String OUT_OF_MEMORY_SWITCH = "xray.testing.out-of-memory-study-prefix";
     private static final Logger LOG = LoggerFactory.getLogger(StudyIntake.class);
 
     private final ImageLimits limits;
@@ -35,6 +41,9 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     private final int canonicalMaxSide;
     private final String metricsHost;
     private final int metricsPort;
+    private AttemptJournal.Config attemptJournal = AttemptJournal.Config.off();
+    private transient AttemptJournal journal;
+    private transient String outOfMemoryPrefix;
     private transient EventCodec codec;
     private transient ImageLoader loader;
     private transient ImageDecoder decoder;
@@ -49,8 +58,22 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
         this.metricsPort = metricsPort;
     }
 
+    /**
+     * Notes each record in {@code config}'s journal before its image is read, so that a record that kills the worker
+     * {@code limit} times becomes an {@code IMAGE_CRASHED_WORKER} dead letter instead of a restart loop.
+     */
+    public StudyIntake withAttemptJournal(AttemptJournal.Config config) {
+        this.attemptJournal = java.util.Objects.requireNonNull(config, "config");
+        return this;
+    }
+
     @Override
     public void open(OpenContext openContext) {
+        journal = AttemptJournal.open(attemptJournal, "intake");
+        outOfMemoryPrefix = System.getProperty(OUT_OF_MEMORY_SWITCH);
+        if (outOfMemoryPrefix != null) {
+            LOG.warn("test switch {} is set: studies whose id starts with it throw OutOfMemoryError", OUT_OF_MEMORY_SWITCH);
+        }
         ScreeningMetrics.serve(metricsHost, metricsPort);
         // On a session cluster every job (and a resubmitted one) gets its own classloader, with its own copy of
         // ScreeningMetrics: the port must be free again when this job's classes are released.
@@ -73,14 +96,31 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     @Override
     public void processElement(RawRecord record, Context ctx, Collector<StudyImage> out) {
         ScreeningMetrics.get().eventsConsumed.inc();
+        if (journal != null && !journal.begin(AttemptJournal.key(record.getTopic(), record.getPartition(), record.getOffset()))) {
+            deadLetter(record, DeadLetterReason.IMAGE_CRASHED_WORKER, "processing this record ended the worker "
+                    + journal.limit() + " time(s) (out of memory or a native crash); not tried again", ctx);
+            return;
+        }
+        // An Error (OutOfMemoryError) leaves the attempt open on purpose: it counts as a death of the worker.
+        process(record, ctx, out);
+        if (journal != null) {
+            journal.end();
+        }
+    }
+
+    private void process(RawRecord record, Context ctx, Collector<StudyImage> out) {
         try {
             XrayAcquired event = codec.parseAcquired(record.getValue());
             byte[] bytes = loader.load(event.image());
+            if (outOfMemoryPrefix != null && event.studyId().startsWith(outOfMemoryPrefix)) {
+                long[] impossible = new long[Integer.MAX_VALUE]; // OutOfMemoryError: exceeds the VM's array limit
+                LOG.error("test switch allocated {} longs", impossible.length);
+            }
             BufferedImage decoded = decoder.decode(bytes, event.image().contentType());
             BufferedImage canonical = CanonicalImage.toGray16(decoded, canonicalMaxSide);
             out.collect(new StudyImage(event.studyId(), event.patientRef(), event.acquiredAt().toEpochMilli(),
                     System.currentTimeMillis(), canonical.getWidth(), canonical.getHeight(),
-                    CanonicalImage.pixels(canonical)));
+                    CanonicalImage.pixels(canonical)).from(record.getTopic(), record.getPartition(), record.getOffset()));
         } catch (InvalidEventException e) {
             deadLetter(record, e.reason(), e.detail(), ctx);
         } catch (RuntimeException e) {

@@ -94,6 +94,11 @@ public class LocalScreening implements Callable<Integer> {
         if (!ScreeningJob.given(spec, "--heatmap-root")) {
             options.heatmapRoot = workDir.resolve("heatmaps");
         }
+        if (!ScreeningJob.given(spec, "--attempt-journal")) {
+            // the embedded broker is new on every run and numbers its offsets from 0 again: old markers mean nothing
+            options.attemptJournal = workDir.resolve("attempt-journal");
+            org.apache.flink.util.FileUtils.deleteDirectoryQuietly(options.attemptJournal.toFile());
+        }
         long started = System.nanoTime();
 
         AtomicBoolean running = new AtomicBoolean(true);

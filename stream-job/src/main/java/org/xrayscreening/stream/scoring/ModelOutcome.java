@@ -19,6 +19,15 @@ public class ModelOutcome {
     public double inferenceMillis;
     /** Null on success; a short, patient-free reason otherwise. */
     public String error;
+    /**
+     * The model was not run because running it on this image ended the worker too often (see
+     * {@code AttemptJournal}): the ensemble turns the study into an IMAGE_CRASHED_WORKER dead letter.
+     */
+    public boolean crashedWorker;
+    /** The study's record, for that dead letter. */
+    public String sourceTopic;
+    public int sourcePartition;
+    public long sourceOffset;
 
     public ModelOutcome() {}
 
@@ -42,6 +51,20 @@ public class ModelOutcome {
         ModelOutcome o = scored(studyId, patientRef, acquiredAtMillis, ingestedAtMillis, model, version,
                 Double.NaN, 0);
         o.error = error;
+        return o;
+    }
+
+    /** Refused without running: {@code crashes} earlier attempts on this image never returned. */
+    public static ModelOutcome crashedWorker(String studyId, String patientRef, long acquiredAtMillis,
+                                             long ingestedAtMillis, String model, String version, int crashes,
+                                             String sourceTopic, int sourcePartition, long sourceOffset) {
+        ModelOutcome o = failed(studyId, patientRef, acquiredAtMillis, ingestedAtMillis, model, version,
+                model + " ended the worker " + crashes + " time(s) on this image (out of memory or a native crash);"
+                        + " not run again");
+        o.crashedWorker = true;
+        o.sourceTopic = sourceTopic;
+        o.sourcePartition = sourcePartition;
+        o.sourceOffset = sourceOffset;
         return o;
     }
 

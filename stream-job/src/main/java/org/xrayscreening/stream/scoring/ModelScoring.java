@@ -29,6 +29,7 @@ import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
+import org.xrayscreening.stream.poison.AttemptJournal;
 
 /**
  * One network's operator: a DJL predictor per subtask, created in open() and closed in close() (a Predictor is
@@ -70,6 +71,8 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
     private final String registryRoot;
     private final String initialRef;
     private final ScoringBatch batching;
+    private AttemptJournal.Config attemptJournal = AttemptJournal.Config.off();
+    private transient AttemptJournal journal;
     private transient ModelRegistry registry;
     private transient CovidClassifier classifier;
     private transient String version;
@@ -89,6 +92,15 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         this.batching = batching;
     }
 
+    /**
+     * Notes each study in {@code config}'s journal before it enters native inference, so that an image that crashes
+     * this model {@code limit} times is not run again (the study becomes an IMAGE_CRASHED_WORKER dead letter).
+     */
+    public ModelScoring withAttemptJournal(AttemptJournal.Config config) {
+        this.attemptJournal = java.util.Objects.requireNonNull(config, "config");
+        return this;
+    }
+
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
@@ -100,6 +112,7 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         super.open();
         NativeRuntime.logOnce(LOG::info);
         held = new ArrayList<>(batching.maxStudies());
+        journal = AttemptJournal.open(attemptJournal, "model-" + architecture.id());
         registry = new ModelRegistry(Path.of(registryRoot));
         classifier = CovidClassifier.load(registry, architecture, initialRef); // also loads the native library
         if (batching.intraOpThreads() > 0) {
@@ -168,7 +181,15 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         super.finish();
     }
 
-    /** Scores every held study in one forward pass and emits the outcomes in arrival order. */
+    /**
+     * Scores every held study in one forward pass and emits the outcomes in arrival order.
+     *
+     * <p>With an attempt journal, each study's attempt is noted just before it enters native inference and
+     * cleared when inference returns; an Error (OutOfMemoryError) or a native crash leaves it open, which counts
+     * as a death of the worker on that record. A batch that died takes all its studies down with it, so a batch
+     * with any study that has died before is scored one study at a time: only the poison image then dies again
+     * and reaches the limit; its batch mates are answered.
+     */
     private void scoreHeld() {
         if (flushTimer != null) {
             flushTimer.cancel(false);
@@ -179,12 +200,43 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         }
         List<StreamRecord<StudyImage>> batch = held;
         held = new ArrayList<>(batching.maxStudies());
+        boolean oneByOne = false;
+        if (journal != null) {
+            for (StreamRecord<StudyImage> record : batch) {
+                String key = journalKey(record.getValue());
+                oneByOne |= key != null && (journal.limit() == 1 || journal.previousAttempts(key) > 0);
+            }
+        }
+        if (oneByOne) {
+            for (StreamRecord<StudyImage> record : batch) {
+                scoreBatch(List.of(record));
+            }
+        } else {
+            scoreBatch(batch);
+        }
+    }
+
+    /** One forward pass over {@code batch} (its attempts journaled around it); outcomes emitted in order. */
+    private void scoreBatch(List<StreamRecord<StudyImage>> batch) {
         ModelOutcome[] outcomes = new ModelOutcome[batch.size()];
+        List<String> attempts = new ArrayList<>(batch.size());
         List<float[]> inputs = new ArrayList<>(batch.size());
         List<Integer> prepared = new ArrayList<>(batch.size());
-        long start = System.nanoTime();
         for (int i = 0; i < batch.size(); i++) {
             StudyImage study = batch.get(i).getValue();
+            String key = journal == null ? null : journalKey(study);
+            if (key != null) {
+                int attempt = journal.beginAttempt(key);
+                if (attempt == 0) {
+                    LOG.warn("{}: record {}-{}@{} ended the worker {} time(s); not run again", architecture.id(),
+                            study.sourceTopic, study.sourcePartition, study.sourceOffset, journal.limit());
+                    outcomes[i] = ModelOutcome.crashedWorker(study.studyId, study.patientRef, study.acquiredAtMillis,
+                            study.ingestedAtMillis, architecture.id(), version, journal.limit(), study.sourceTopic,
+                            study.sourcePartition, study.sourceOffset);
+                    continue;
+                }
+                attempts.add(key + "#" + attempt);
+            }
             try {
                 inputs.add(classifier.preprocessor().toChw(
                         CanonicalImage.fromPixels(study.width, study.height, study.pixels)));
@@ -193,6 +245,7 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
                 outcomes[i] = failed(study, e);
             }
         }
+        long start = System.nanoTime();
         if (!inputs.isEmpty()) {
             try {
                 float[] probabilities = classifier.predictPreprocessed(inputs);
@@ -212,9 +265,20 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
                 }
             }
         }
+        // inference returned (an Exception is an answer, not a death): these attempts are over
+        for (String attempt : attempts) {
+            int hash = attempt.lastIndexOf('#');
+            journal.endAttempt(attempt.substring(0, hash), Integer.parseInt(attempt.substring(hash + 1)));
+        }
         for (int i = 0; i < batch.size(); i++) {
             output.collect(batch.get(i).replace(outcomes[i]));
         }
+    }
+
+    /** The study's journal key, or null when it did not come from a Kafka record (nothing to replay). */
+    private static String journalKey(StudyImage study) {
+        return study.sourceTopic == null ? null
+                : AttemptJournal.key(study.sourceTopic, study.sourcePartition, study.sourceOffset);
     }
 
     private ModelOutcome failed(StudyImage study, Exception e) {

@@ -114,6 +114,11 @@ class HelmChartTest {
         // the chart batches as the job does by default (threads differ on purpose: a pod knows its cores)
         assertThat(scoring.get("batchSize")).isEqualTo(ScoringBatch.DEFAULT_MAX_STUDIES);
         assertThat(((Number) scoring.get("batchWaitMs")).longValue()).isEqualTo(ScoringBatch.DEFAULT_MAX_WAIT_MS);
+        // poison images: the attempt journal lies on the state PVC, which survives pod restarts and every
+        // TaskManager mounts
+        assertThat(flag(args, "--attempt-journal"))
+                .startsWith(map(map(streamJob, "state"), "persistence").get("mountPath") + "/");
+        assertThat(flag(args, "--max-worker-crashes")).isEqualTo("2");
     }
 
     @Test

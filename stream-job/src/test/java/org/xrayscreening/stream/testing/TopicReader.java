@@ -21,8 +21,15 @@ public final class TopicReader {
 
     /** Records until {@code expected} have been read or {@code timeout} passed (then fewer: let the caller assert). */
     public static <T> List<T> readUntil(String bootstrap, String topic, Class<T> type, int expected, Duration timeout) {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", bootstrap);
+        return readUntil(p, topic, type, expected, timeout);
+    }
+
+    /** As above, with client settings (bootstrap.servers, TLS, SASL) of the caller's. */
+    public static <T> List<T> readUntil(Properties client, String topic, Class<T> type, int expected, Duration timeout) {
         List<T> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = consumer(bootstrap)) {
+        try (KafkaConsumer<String, byte[]> consumer = consumer(client)) {
             consumer.subscribe(List.of(topic));
             long deadline = System.nanoTime() + timeout.toNanos();
             while (out.size() < expected && System.nanoTime() < deadline) {
@@ -39,9 +46,9 @@ public final class TopicReader {
         return readUntil(bootstrap, topic, type, Integer.MAX_VALUE, duration);
     }
 
-    private static KafkaConsumer<String, byte[]> consumer(String bootstrap) {
+    private static KafkaConsumer<String, byte[]> consumer(Properties client) {
         Properties p = new Properties();
-        p.put("bootstrap.servers", bootstrap);
+        p.putAll(client);
         p.put("group.id", "test-reader-" + System.nanoTime());
         p.put("auto.offset.reset", "earliest");
         p.put("isolation.level", "read_committed");

@@ -30,6 +30,10 @@ public final class RefitCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainerCli.configureThreads(o.threads);
+        // before the refit: a refit of minutes that cannot announce its result is wasted
+        if (!RefitOptions.kafkaUsable(o.bootstrapServers, o.kafkaClientProperties())) {
+            return 2;
+        }
         String topic = KafkaTopics.DEFAULTS.withPrefix(o.topicPrefix).modelUpdates();
         EventCodec codec = new EventCodec();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(

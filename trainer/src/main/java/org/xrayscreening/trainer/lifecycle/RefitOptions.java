@@ -1,6 +1,7 @@
 package org.xrayscreening.trainer.lifecycle;
 
 import org.xrayscreening.connectors.kafka.KafkaClientProperties;
+import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -93,5 +94,19 @@ public final class RefitOptions {
 
     String topic(String name) {
         return topicPrefix + name;
+    }
+
+    /**
+     * Connects once with these client settings, so that wrong credentials or TLS settings end the command at once
+     * with a message on stderr (see {@link KafkaConnectionCheck}) instead of a consumer that polls nothing.
+     */
+    static boolean kafkaUsable(String bootstrapServers, Map<String, String> clientSettings) {
+        try {
+            KafkaConnectionCheck.verify(bootstrapServers, clientSettings, KafkaConnectionCheck.DEFAULT_TIMEOUT);
+            return true;
+        } catch (KafkaConnectionCheck.KafkaConnectionException e) {
+            System.err.println("trainer: " + e.getMessage());
+            return false;
+        }
     }
 }

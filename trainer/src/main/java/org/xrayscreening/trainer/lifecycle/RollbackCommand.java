@@ -54,6 +54,11 @@ public final class RollbackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Map<String, String> clientSettings = KafkaClientProperties.merge(kafkaPropertiesFile, kafkaProperties);
+        // before the alias moves: a rollback that cannot be announced must not half happen
+        if (!RefitOptions.kafkaUsable(bootstrapServers, clientSettings)) {
+            return 2;
+        }
         Architecture arch = Architecture.fromId(model);
         ModelRegistry reg = new ModelRegistry(registry);
         ModelVersion target = reg.resolve(arch, to);
@@ -66,8 +71,7 @@ public final class RollbackCommand implements Callable<Integer> {
         String topic = KafkaTopics.DEFAULTS.withPrefix(topicPrefix).modelUpdates();
         EventCodec codec = new EventCodec();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                TrainerService.producerProperties(bootstrapServers,
-                KafkaClientProperties.merge(kafkaPropertiesFile, kafkaProperties)))) {
+                TrainerService.producerProperties(bootstrapServers, clientSettings))) {
             producer.send(new ProducerRecord<>(topic, arch.id().getBytes(StandardCharsets.UTF_8), codec.toJson(update)))
                     .get();
         }

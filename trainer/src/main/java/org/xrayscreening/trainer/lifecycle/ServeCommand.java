@@ -36,6 +36,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainerCli.configureThreads(o.threads);
+        if (!RefitOptions.kafkaUsable(o.bootstrapServers, o.kafkaClientProperties())) {
+            return 2;
+        }
         KafkaTopics topics = KafkaTopics.DEFAULTS.withPrefix(o.topicPrefix);
         TrainerService.Config config = new TrainerService.Config(o.bootstrapServers, topics.labelled(),
                 o.topic(commandsTopic), topics.deadLetter(), topics.modelUpdates(), groupId,

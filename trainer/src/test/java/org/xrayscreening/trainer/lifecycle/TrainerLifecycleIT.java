@@ -112,7 +112,10 @@ class TrainerLifecycleIT {
             long t0 = System.nanoTime();
             try (TrainerService service = new TrainerService(config, store, settings,
                     new PrintStream(log, true, StandardCharsets.UTF_8)).start()) {
-                waitFor(() -> store.size() == STUDIES && service.deadLettered() == 4, Duration.ofSeconds(60), service);
+                // size() counts rows in memory; the manifest follows at the end of the poll batch (flush), and the
+                // dataset below reads the manifest: wait for it, or a loaded machine sees the store before its flush
+                waitFor(() -> store.size() == STUDIES && service.deadLettered() == 4 && manifestRows(store) == STUDIES,
+                        Duration.ofSeconds(60), service);
                 System.out.printf("ingested %d studies + 4 dead letters in %.1f s%n", STUDIES, (System.nanoTime() - t0) / 1e9);
 
                 // the store is durable and reads as a dataset
@@ -200,6 +203,14 @@ class TrainerLifecycleIT {
             assertThat(dir.resolve("refit.json")).isRegularFile();
             return new Refitter.Result(dir.getFileName().toString(), dir, dir.resolve("report.md"), null, null, null,
                     null, 0, List.of());
+        }
+    }
+
+    private static int manifestRows(TrainingStore store) {
+        try {
+            return java.nio.file.Files.isRegularFile(store.manifest()) ? TrainingStore.read(store.manifest()).size() : 0;
+        } catch (java.io.IOException e) {
+            return -1;
         }
     }
 
