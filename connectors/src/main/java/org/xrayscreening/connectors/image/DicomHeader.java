@@ -49,7 +49,7 @@ final class DicomHeader {
 
     /** The transfer syntaxes {@link ImageDecoder} decodes, for messages. */
     static final String SUPPORTED = "implicit/explicit VR little endian, explicit VR big endian, JPEG baseline"
-            + " (.4.50), JPEG extended 8-bit (.4.51), JPEG lossless (.4.57, .4.70), JPEG 2000 (.4.90, .4.91),"
+            + " (.4.50), JPEG extended 8-bit and 12-bit grayscale (.4.51), JPEG lossless (.4.57, .4.70), JPEG 2000 (.4.90, .4.91),"
             + " RLE lossless (.5)";
 
     private static final int PIXEL_DATA = 0x7FE00010;

@@ -27,7 +27,7 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * <ul>
  * <li>native (uncompressed) 8/16-bit data, little or big endian, read here;
  * <li>encapsulated data (Basic Offset Table item, then fragments; a frame may span several fragments):
- * JPEG baseline/extended (8-bit) and lossless (process 14 and SV1, 2-16 bits) through TwelveMonkeys
+ * JPEG baseline/extended (8-bit; 12-bit grayscale through the project's {@link TwelveBitJpeg}) and lossless (process 14 and SV1, 2-16 bits) through TwelveMonkeys
  * {@code imageio-jpeg}, JPEG 2000 through {@code jai-imageio-jpeg2000}, RLE through {@link RleDecoder}.
  * </ul>
  * Monochrome images go through {@link DicomIntensity} (Modality LUT, VOI LUT, MONOCHROME1, 8 bits) and come
@@ -55,7 +55,12 @@ final class DicomPixels {
                         h.bitsAllocated / 8);
                 yield mono ? gray(planes, h, false) : rgbPlanar(planes, h.columns, h.rows);
             }
-            case JPEG -> fromCodec(jpegReader(), checkJpegPrecision(firstFrame(bytes, h), h), h, mono);
+            case JPEG -> {
+                byte[] jpeg = firstFrame(bytes, h);
+                yield lossyPrecision(jpeg) > 8 && mono
+                        ? gray(TwelveBitJpeg.decode(jpeg, h.columns, h.rows), h, false)
+                        : fromCodec(jpegReader(), checkJpegPrecision(jpeg, h), h, mono);
+            }
             case JPEG_2000 -> fromCodec(new J2KImageReaderSpi().createReaderInstance(), firstFrame(bytes, h), h,
                     mono);
         };
@@ -232,10 +237,31 @@ final class DicomPixels {
         return spi.createReaderInstance();
     }
 
+    /** The sample precision of a lossy (DCT) JPEG, or 0 for lossless or when no frame header is found. */
+    private static int lossyPrecision(byte[] jpeg) {
+        int pos = 2;
+        while (pos + 4 < jpeg.length && (jpeg[pos] & 0xFF) == 0xFF) {
+            int marker = jpeg[pos + 1] & 0xFF;
+            if (marker == 0xFF) {
+                pos++;
+                continue;
+            }
+            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (sof) {
+                boolean lossless = marker == 0xC3 || marker == 0xC7 || marker == 0xCB || marker == 0xCF;
+                return lossless ? 0 : jpeg[pos + 4] & 0xFF;
+            }
+            if (marker == 0xDA) {
+                return 0;
+            }
+            pos += 2 + ((jpeg[pos + 2] & 0xFF) << 8 | (jpeg[pos + 3] & 0xFF));
+        }
+        return 0;
+    }
+
     /**
-     * Refuses 12-bit lossy JPEG (DCT with 12-bit samples, allowed in JPEG Extended .4.51) with a clear reason:
-     * TwelveMonkeys hands DCT decoding to the JDK's 8-bit libjpeg, and no maintained Java decoder for it is
-     * on the package registry.
+     * Refuses lossy JPEG above 8 bits that {@link TwelveBitJpeg} does not take (colour) with a clear reason:
+     * TwelveMonkeys hands DCT decoding to the JDK's 8-bit libjpeg.
      */
     private static byte[] checkJpegPrecision(byte[] jpeg, DicomHeader h) throws InvalidEventException {
         if (jpeg.length < 4 || (jpeg[0] & 0xFF) != 0xFF || (jpeg[1] & 0xFF) != 0xD8) {

@@ -39,7 +39,7 @@ import org.xrayscreening.connectors.event.InvalidEventException;
  * through the DICOM intensity pipeline of {@link DicomIntensity} (Bits Stored, Pixel Representation, Modality
  * LUT, VOI LUT window from the header or a percentile window, MONOCHROME1 inversion) and come out as 8-bit
  * {@code TYPE_BYTE_GRAY}, the form the training JPEGs have; RGB (and YBR in JPEG) as {@code TYPE_INT_RGB}.
- * Other transfer syntaxes (JPEG-LS, deflate, 12-bit lossy JPEG, ...), PALETTE COLOR and 32-bit data are
+ * Other transfer syntaxes (JPEG-LS, deflate, 12-bit lossy JPEG in colour, ...), PALETTE COLOR and 32-bit data are
  * refused with a detail that names the transfer syntax or attribute.
  * </ul>
  * Failures throw {@link InvalidEventException}: {@code IMAGE_TOO_LARGE}, {@code UNDECODABLE_IMAGE} (anything

@@ -116,6 +116,9 @@ class DicomAgreementTest {
                 if (base.startsWith("8bit")) {
                     add(files, lossless, base + "-jpeg-baseline.dcm", Dcmtk.convert(b.getValue(), "dcmcjpeg", "+eb"),
                             false);
+                }
+                if (base.startsWith("8bit") || base.startsWith("12bit")) {
+                    // 12-bit: lossy DCT with 12-bit samples, the usual lossy CR/DX encoding (TwelveBitJpeg)
                     add(files, lossless, base + "-jpeg-extended.dcm", Dcmtk.convert(b.getValue(), "dcmcjpeg", "+ee"),
                             false);
                 }
@@ -170,6 +173,8 @@ class DicomAgreementTest {
             // the case issue 13 names: 12-bit MONOCHROME1 JPEG lossless against its PNG
             assertThat(files).containsKey("12bit-mono1-jpeg-lossless-sv1.dcm");
             assertThat(files).containsKey("12bit-mono1-jpeg-lossless-p14.dcm");
+            // and 12-bit lossy JPEG (DCT), the usual lossy CR/DX encoding
+            assertThat(files).containsKey("12bit-mono1-jpeg-extended.dcm");
         }
     }
 
