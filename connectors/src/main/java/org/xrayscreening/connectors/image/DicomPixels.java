@@ -55,12 +55,7 @@ final class DicomPixels {
                         h.bitsAllocated / 8);
                 yield mono ? gray(planes, h, false) : rgbPlanar(planes, h.columns, h.rows);
             }
-            case JPEG -> {
-                byte[] jpeg = firstFrame(bytes, h);
-                yield lossyPrecision(jpeg) > 8 && mono
-                        ? gray(TwelveBitJpeg.decode(jpeg, h.columns, h.rows), h, false)
-                        : fromCodec(jpegReader(), checkJpegPrecision(jpeg, h), h, mono);
-            }
+            case JPEG -> jpeg(firstFrame(bytes, h), h, mono);
             case JPEG_2000 -> fromCodec(new J2KImageReaderSpi().createReaderInstance(), firstFrame(bytes, h), h,
                     mono);
         };
@@ -260,38 +255,23 @@ final class DicomPixels {
     }
 
     /**
-     * Refuses lossy JPEG above 8 bits that {@link TwelveBitJpeg} does not take (colour) with a clear reason:
-     * TwelveMonkeys hands DCT decoding to the JDK's 8-bit libjpeg.
+     * JPEG in any process TwelveMonkeys reads (baseline, extended 8-bit, lossless), and 12-bit grayscale lossy
+     * JPEG through {@link TwelveBitJpeg}: TwelveMonkeys hands DCT decoding to the JDK's 8-bit libjpeg.
      */
-    private static byte[] checkJpegPrecision(byte[] jpeg, DicomHeader h) throws InvalidEventException {
+    private static BufferedImage jpeg(byte[] jpeg, DicomHeader h, boolean mono) throws InvalidEventException, IOException {
         if (jpeg.length < 4 || (jpeg[0] & 0xFF) != 0xFF || (jpeg[1] & 0xFF) != 0xD8) {
             throw corrupt("a JPEG fragment does not start with an SOI marker");
         }
-        int pos = 2;
-        while (pos + 4 < jpeg.length && (jpeg[pos] & 0xFF) == 0xFF) {
-            int marker = jpeg[pos + 1] & 0xFF;
-            if (marker == 0xFF) {
-                pos++;
-                continue;
-            }
-            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-            boolean lossless = marker == 0xC3 || marker == 0xC7 || marker == 0xCB || marker == 0xCF;
-            if (sof) {
-                int precision = jpeg[pos + 4] & 0xFF;
-                if (!lossless && precision > 8) {
-                    throw new InvalidEventException(UNDECODABLE_IMAGE, "DICOM transfer syntax "
-                            + h.transferSyntaxUid + " with " + precision + "-bit lossy JPEG (DCT) is not supported:"
-                            + " only 8-bit lossy JPEG can be decoded (TwelveMonkeys imageio-jpeg 3.14 hands DCT"
-                            + " to the JDK's 8-bit decoder); send JPEG lossless (.4.70), JPEG 2000 or uncompressed");
-                }
-                break;
-            }
-            if (marker == 0xDA) {
-                break;
-            }
-            pos += 2 + ((jpeg[pos + 2] & 0xFF) << 8 | (jpeg[pos + 3] & 0xFF));
+        int precision = lossyPrecision(jpeg);
+        if (precision <= 8) {
+            return fromCodec(jpegReader(), jpeg, h, mono);
         }
-        return jpeg;
+        if (!mono) {
+            throw new InvalidEventException(UNDECODABLE_IMAGE, "DICOM transfer syntax " + h.transferSyntaxUid
+                    + " with " + precision + "-bit lossy JPEG (DCT) in colour is not supported; send JPEG lossless"
+                    + " (.4.70), JPEG 2000 or uncompressed");
+        }
+        return gray(TwelveBitJpeg.decode(jpeg, h.columns, h.rows), h, false);
     }
 
     private static BufferedImage fromCodec(ImageReader reader, byte[] encoded, DicomHeader h, boolean mono)
