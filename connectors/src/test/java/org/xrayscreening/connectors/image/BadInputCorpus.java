@@ -528,11 +528,11 @@ public final class BadInputCorpus {
     static byte[] withIhdrSize(byte[] png, int w, int h) {
         byte[] b = png.clone();
         // signature (8), length (4), "IHDR" (4), then width and height
-        putInt(b, 16, w);
-        putInt(b, 20, h);
+        Images.putInt(b, 16, w);
+        Images.putInt(b, 20, h);
         CRC32 crc = new CRC32();
         crc.update(b, 12, 17);
-        putInt(b, 29, (int) crc.getValue());
+        Images.putInt(b, 29, (int) crc.getValue());
         return b;
     }
 
@@ -545,7 +545,7 @@ public final class BadInputCorpus {
         }
         CRC32 crc = new CRC32();
         crc.update(b, idat, 4 + len);
-        putInt(b, idat + 4 + len, (int) crc.getValue());
+        Images.putInt(b, idat + 4 + len, (int) crc.getValue());
         return b;
     }
 
@@ -554,10 +554,10 @@ public final class BadInputCorpus {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
         byte[] ihdr = new byte[13];
-        putInt(ihdr, 0, w);
-        putInt(ihdr, 4, h);
+        Images.putInt(ihdr, 0, w);
+        Images.putInt(ihdr, 4, h);
         ihdr[8] = 8;
-        pngChunk(out, "IHDR", ihdr);
+        Images.chunk(out, "IHDR", ihdr);
         Deflater d = new Deflater(9);
         byte[] row = new byte[w + 1]; // filter byte 0 + zero pixels
         ByteArrayOutputStream z = new ByteArrayOutputStream();
@@ -575,24 +575,9 @@ public final class BadInputCorpus {
             z.write(buf, 0, n);
         }
         d.end();
-        pngChunk(out, "IDAT", z.toByteArray());
-        pngChunk(out, "IEND", new byte[0]);
+        Images.chunk(out, "IDAT", z.toByteArray());
+        Images.chunk(out, "IEND", new byte[0]);
         return out.toByteArray();
-    }
-
-    private static void pngChunk(ByteArrayOutputStream out, String type, byte[] body) {
-        byte[] len = new byte[4];
-        putInt(len, 0, body.length);
-        out.writeBytes(len);
-        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
-        out.writeBytes(t);
-        out.writeBytes(body);
-        CRC32 crc = new CRC32();
-        crc.update(t);
-        crc.update(body);
-        byte[] c = new byte[4];
-        putInt(c, 0, (int) crc.getValue());
-        out.writeBytes(c);
     }
 
     /** The PNG with one more chunk just before IEND. */
@@ -600,7 +585,7 @@ public final class BadInputCorpus {
         int iend = Arrays2.indexOf(png, "IEND".getBytes(StandardCharsets.US_ASCII)) - 4;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.write(png, 0, iend);
-        pngChunk(out, type, body);
+        Images.chunk(out, type, body);
         out.write(png, iend, png.length - iend);
         return out.toByteArray();
     }
@@ -637,13 +622,6 @@ public final class BadInputCorpus {
             b[i] = (byte) (i * 31);
         }
         return b;
-    }
-
-    private static void putInt(byte[] b, int at, int v) {
-        b[at] = (byte) (v >>> 24);
-        b[at + 1] = (byte) (v >>> 16);
-        b[at + 2] = (byte) (v >>> 8);
-        b[at + 3] = (byte) v;
     }
 
     // -------------------------------------------------------------------------------------------- DICOM

@@ -57,7 +57,8 @@ final class Images {
         return out.toByteArray();
     }
 
-    private static void chunk(ByteArrayOutputStream out, String type, byte[] body) {
+    /** One PNG chunk: length, type, body, CRC-32 over type and body. */
+    static void chunk(ByteArrayOutputStream out, String type, byte[] body) {
         byte[] len = new byte[4];
         putInt(len, 0, body.length);
         out.writeBytes(len);
@@ -72,7 +73,7 @@ final class Images {
         out.writeBytes(c);
     }
 
-    private static void putInt(byte[] b, int at, int v) {
+    static void putInt(byte[] b, int at, int v) {
         b[at] = (byte) (v >>> 24);
         b[at + 1] = (byte) (v >>> 16);
         b[at + 2] = (byte) (v >>> 8);

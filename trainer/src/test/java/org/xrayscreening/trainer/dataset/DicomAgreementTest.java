@@ -208,34 +208,10 @@ class DicomAgreementTest {
      * back onto the 8-bit image (as a detector's "for presentation" image carries its window).
      */
     static Map<String, byte[]> bases(BufferedImage g8) {
-        byte[] g = DicomEncodings.pixels(g8);
-        int w = g8.getWidth();
-        int h = g8.getHeight();
-        int n = g.length;
-        byte[] inv = new byte[n];
-        short[] s12 = new short[n];
-        short[] s12inv = new short[n];
-        short[] s16 = new short[n];
-        short[] s16signed = new short[n];
-        for (int i = 0; i < n; i++) {
-            int v = g[i] & 0xFF;
-            inv[i] = (byte) (255 - v);
-            s12[i] = (short) twelve(v);
-            s12inv[i] = (short) (4095 - twelve(v));
-            s16[i] = (short) (v * 257);
-            s16signed[i] = (short) (v * 257 - 32768);
-        }
+        // DicomEncodings' bases, named as file names: "12-bit MONOCHROME1" -> "12bit-mono1"
         Map<String, byte[]> m = new LinkedHashMap<>();
-        m.put("8bit-mono2", DicomWriter.gray8(w, h, g.clone()).toBytes());
-        m.put("8bit-mono1", DicomWriter.gray8(w, h, inv).monochrome1(true).toBytes());
-        m.put("12bit-mono2", DicomWriter.gray16(w, h, s12).bitsStored(12).window(2048, 4096).toBytes());
-        m.put("12bit-mono1", DicomWriter.gray16(w, h, s12inv).bitsStored(12).monochrome1(true).window(2048, 4096)
-                .toBytes());
-        m.put("12bit-rescaled", DicomWriter.gray16(w, h, s12).bitsStored(12).rescale(-1000, 2).window(3095.5, 8191)
-                .toBytes());
-        m.put("16bit-mono2", DicomWriter.gray16(w, h, s16).window(32768, 65536).toBytes());
-        m.put("16bit-signed", DicomWriter.gray16(w, h, s16signed).signed(true).rescale(32768, 1)
-                .window(32768, 65536).toBytes());
+        DicomEncodings.bases(g8).forEach((name, dcm) -> m.put(
+                name.replace("-bit ", "bit-").replace("MONOCHROME", "mono").replace(' ', '-'), dcm));
         return m;
     }
 
