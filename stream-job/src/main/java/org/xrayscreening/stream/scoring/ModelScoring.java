@@ -219,15 +219,16 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
     /** One forward pass over {@code batch} (its attempts journaled around it); outcomes emitted in order. */
     private void scoreBatch(List<StreamRecord<StudyImage>> batch) {
         ModelOutcome[] outcomes = new ModelOutcome[batch.size()];
-        List<String> attempts = new ArrayList<>(batch.size());
+        String[] journaled = new String[batch.size()]; // key of each study whose attempt is open, else null
+        int[] attempt = new int[batch.size()];
         List<float[]> inputs = new ArrayList<>(batch.size());
         List<Integer> prepared = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
             StudyImage study = batch.get(i).getValue();
             String key = journal == null ? null : journalKey(study);
             if (key != null) {
-                int attempt = journal.beginAttempt(key);
-                if (attempt == 0) {
+                attempt[i] = journal.beginAttempt(key);
+                if (attempt[i] == 0) {
                     LOG.warn("{}: record {}-{}@{} ended the worker {} time(s); not run again", architecture.id(),
                             study.sourceTopic, study.sourcePartition, study.sourceOffset, journal.limit());
                     outcomes[i] = ModelOutcome.crashedWorker(study.studyId, study.patientRef, study.acquiredAtMillis,
@@ -235,7 +236,7 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
                             study.sourcePartition, study.sourceOffset);
                     continue;
                 }
-                attempts.add(key + "#" + attempt);
+                journaled[i] = key;
             }
             try {
                 inputs.add(classifier.preprocessor().toChw(
@@ -266,9 +267,10 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
             }
         }
         // inference returned (an Exception is an answer, not a death): these attempts are over
-        for (String attempt : attempts) {
-            int hash = attempt.lastIndexOf('#');
-            journal.endAttempt(attempt.substring(0, hash), Integer.parseInt(attempt.substring(hash + 1)));
+        for (int i = 0; i < batch.size(); i++) {
+            if (journaled[i] != null) {
+                journal.endAttempt(journaled[i], attempt[i]);
+            }
         }
         for (int i = 0; i < batch.size(); i++) {
             output.collect(batch.get(i).replace(outcomes[i]));
