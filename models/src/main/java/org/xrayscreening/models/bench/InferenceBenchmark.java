@@ -29,6 +29,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.inference.Bfloat16;
 import org.xrayscreening.models.inference.Precision;
+import org.xrayscreening.models.network.BatchNormFolding;
 import org.xrayscreening.models.network.Networks;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -49,6 +50,10 @@ import picocli.CommandLine.Option;
  *   -Dexec.mainClass=org.xrayscreening.models.bench.InferenceBenchmark \
  *   -Dexec.args="--threads 2 --size 128"
  * </pre>
+ *
+ * <p>{@code --fold off,on --eager-reference} compares, per network and batch, the DJL network with batch norms as
+ * layers, with batch norms folded into the convolutions ({@code network.BatchNormFolding}, what
+ * {@code CovidClassifier} serves in fp32) and eager PyTorch in eval mode (which does not fold), in one run.
  *
  * <p>{@code OMP_WAIT_POLICY=PASSIVE} matters on a shared CPU: with libtorch's default OpenMP spin-waiting, two
  * intra-op threads on two cores that other processes also use made MobileNet batch 1 run 20-40x slower
@@ -87,6 +92,11 @@ public final class InferenceBenchmark implements Callable<Integer> {
             description = "fp32, bf16 (bfloat16 through inference.Bfloat16), or both: fp32,bf16. Default: fp32.")
     List<String> precisions = new ArrayList<>(List.of("fp32"));
 
+    @Option(names = "--fold", split = ",", paramLabel = "on|off",
+            description = "Batch norms folded into their convolutions (on, as CovidClassifier serves fp32), kept as"
+                    + " layers (off), or both in one run: off,on. Default: ${DEFAULT-VALUE}.")
+    List<String> folds = new ArrayList<>(List.of("on"));
+
     @Option(names = "--eager-reference", arity = "0..1", fallbackValue = "/usr/bin/python3", paramLabel = "PYTHON",
             description = "After each network, measure the same configurations in eager PyTorch with"
                     + " scripts/eager-reference.py (needs python3-torch, python3-torchvision; default interpreter"
@@ -97,7 +107,8 @@ public final class InferenceBenchmark implements Callable<Integer> {
             description = "Path of the eager reference script. Default: ${DEFAULT-VALUE}.")
     Path eagerScript;
 
-    record Result(Architecture architecture, String precision, int size, int batch, int iterations, double seconds,
+    /** {@code variant}: "fp32", "bf16", "fp32 folded", "bf16 folded" or "eager". */
+    record Result(Architecture architecture, String variant, int size, int batch, int iterations, double seconds,
                   double medianMillis) {
         double imagesPerSecond() {
             return batch * iterations / seconds;
@@ -127,23 +138,31 @@ public final class InferenceBenchmark implements Callable<Integer> {
             }
             for (String precisionName : precisions) {
                 Precision precision = Precision.parse(precisionName);
-                try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch");
-                     Bfloat16 bf16 = precision == Precision.BF16 ? Bfloat16.open(model.getNDManager()) : null) {
-                    Block block = Networks.classifier(arch, 2);
-                    int s0 = arch.nativeInputSize();
-                    Shape first = new Shape(1, 3, s0, s0);
-                    block.initialize(model.getNDManager(), DataType.FLOAT32, first);
-                    model.setBlock(bf16 == null ? block
-                            : bf16.copyToBfloat16(block, Networks.classifier(arch, 2), model.getNDManager(), first));
-                    try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
-                        for (int size : sizes) {
-                            for (int batch : batches) {
-                                Result r = measure(model, predictor, arch, precision, size, batch);
-                                results.add(r);
-                                log.printf(Locale.ROOT, "%-12s %s %3dx%-3d batch %d: %7.2f img/s (median %.1f"
-                                                + " ms/batch, %d batches in %.1f s)%n", arch.id(), precision.id(),
-                                        size, size, batch, r.imagesPerSecond(), r.medianMillis(), r.iterations(),
-                                        r.seconds());
+                for (boolean fold : parseFolds()) {
+                    String variant = precision.id() + (fold ? " folded" : "");
+                    try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch");
+                         Bfloat16 bf16 = precision == Precision.BF16 ? Bfloat16.open(model.getNDManager()) : null) {
+                        Block block = Networks.classifier(arch, 2);
+                        int s0 = arch.nativeInputSize();
+                        Shape first = new Shape(1, 3, s0, s0);
+                        block.initialize(model.getNDManager(), DataType.FLOAT32, first);
+                        Block fresh = Networks.classifier(arch, 2);
+                        if (fold) {
+                            BatchNormFolding.fold(block);
+                            BatchNormFolding.foldStructure(fresh);
+                        }
+                        model.setBlock(bf16 == null ? block
+                                : bf16.copyToBfloat16(block, fresh, model.getNDManager(), first));
+                        try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
+                            for (int size : sizes) {
+                                for (int batch : batches) {
+                                    Result r = measure(model, predictor, arch, variant, size, batch);
+                                    results.add(r);
+                                    log.printf(Locale.ROOT, "%-12s %-11s %3dx%-3d batch %d: %7.2f img/s (median"
+                                                    + " %.1f ms/batch, %d batches in %.1f s)%n", arch.id(), variant,
+                                            size, size, batch, r.imagesPerSecond(), r.medianMillis(),
+                                            r.iterations(), r.seconds());
+                                }
                             }
                         }
                     }
@@ -212,7 +231,20 @@ public final class InferenceBenchmark implements Callable<Integer> {
         return results;
     }
 
-    private Result measure(Model model, Predictor<NDList, NDList> predictor, Architecture arch, Precision precision,
+    private List<Boolean> parseFolds() {
+        List<Boolean> out = new ArrayList<>();
+        for (String f : folds) {
+            switch (f.trim().toLowerCase(Locale.ROOT)) {
+                case "on", "true", "yes" -> out.add(true);
+                case "off", "false", "no" -> out.add(false);
+                default -> throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--fold takes on, off or both (off,on), not '" + f + "'");
+            }
+        }
+        return out;
+    }
+
+    private Result measure(Model model, Predictor<NDList, NDList> predictor, Architecture arch, String variant,
                            int size, int batch) throws TranslateException {
         Shape shape = new Shape(batch, 3, size, size);
         for (int i = 0; i < warmup; i++) {
@@ -231,7 +263,7 @@ public final class InferenceBenchmark implements Callable<Integer> {
         double median = sorted.length % 2 == 1
                 ? sorted[sorted.length / 2]
                 : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2.0;
-        return new Result(arch, precision.id(), size, batch, times.size(), timed / 1e9, median / 1e6);
+        return new Result(arch, variant, size, batch, times.size(), timed / 1e9, median / 1e6);
     }
 
     /** One prediction; returns the nanoseconds spent in predict + reading the logits. */
@@ -251,21 +283,28 @@ public final class InferenceBenchmark implements Callable<Integer> {
         }
     }
 
-    /** One row per configuration; with bf16 or eager rows, each also shows its ratio to fp32 in this run. */
+    /**
+     * One row per configuration, with its ratio to DJL fp32 (unfolded if measured, else folded) and to eager PyTorch
+     * in this run, where those were measured.
+     */
     private static void printTable(List<Result> results, PrintStream out) {
-        out.println("| model | input | batch | precision | img/s | vs DJL fp32 | median ms/batch | batches timed |");
-        out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |");
+        out.println("| model | input | batch | variant | img/s | vs DJL fp32 | vs eager | median ms/batch | batches timed |");
+        out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
         for (Result r : results) {
-            String ratio = results.stream()
-                    .filter(f -> f.precision().equals("fp32") && f.architecture() == r.architecture()
-                            && f.size() == r.size() && f.batch() == r.batch())
-                    .findFirst()
-                    .map(f -> String.format(Locale.ROOT, "%.2fx", r.imagesPerSecond() / f.imagesPerSecond()))
-                    .orElse("");
-            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %s | %.1f | %s | %.0f | %d |%n", r.architecture().id(),
-                    r.size(), r.size(), r.batch(), r.precision(), r.imagesPerSecond(), ratio, r.medianMillis(),
+            String ratio = ratio(r, results, "fp32").or(() -> ratio(r, results, "fp32 folded")).orElse("");
+            String eager = ratio(r, results, "eager").orElse("");
+            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %s | %.1f | %s | %s | %.0f | %d |%n", r.architecture().id(),
+                    r.size(), r.size(), r.batch(), r.variant(), r.imagesPerSecond(), ratio, eager, r.medianMillis(),
                     r.iterations());
         }
+    }
+
+    private static java.util.Optional<String> ratio(Result r, List<Result> results, String baseline) {
+        return results.stream()
+                .filter(f -> f.variant().equals(baseline) && f.architecture() == r.architecture()
+                        && f.size() == r.size() && f.batch() == r.batch())
+                .findFirst()
+                .map(f -> String.format(Locale.ROOT, "%.2fx", r.imagesPerSecond() / f.imagesPerSecond()));
     }
 
     public static void main(String[] args) {

@@ -19,6 +19,7 @@ import org.slf4j.LoggerFactory;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.explain.GradCam;
 import org.xrayscreening.models.explain.Heatmap;
+import org.xrayscreening.models.network.BatchNormFolding;
 import org.xrayscreening.models.network.Networks;
 import org.xrayscreening.models.preprocess.Preprocessor;
 import org.xrayscreening.models.registry.ModelMetadata;
@@ -32,6 +33,10 @@ import org.xrayscreening.models.registry.ModelVersion;
  * <p>Loading verifies every checksum first, so a version that does not match its metadata never runs.
  * Preprocessing follows the version's metadata (input size, normalization), not the architecture's
  * defaults, so inputs are always prepared as the weights were trained.
+ *
+ * <p>fp32 batch norms are folded into their convolutions after loading ({@link BatchNormFolding}): the registry's
+ * weights are the unfolded ones, the network that serves computes the same function with one op less per batch
+ * norm. Heatmaps work on the folded network (Grad-CAM only back-propagates through the head).
  *
  * <p>Not for concurrent use from many threads (the DJL Predictor is not thread-safe; calls are
  * serialized): make one per Flink subtask in {@code open()} and close it in {@code close()}. Any thread may
@@ -50,12 +55,14 @@ public final class CovidClassifier implements AutoCloseable {
     private final Predictor<float[], Float> predictor;
     private final boolean manageGradMode;
     private final Precision precision;
+    private final boolean batchNormsFolded;
     private final Bfloat16 bf16;
     private boolean closed;
 
     private CovidClassifier(ModelVersion version, Preprocessor preprocessor, Model model, boolean manageGradMode,
-                            Precision precision, Bfloat16 bf16) {
+                            Precision precision, boolean batchNormsFolded, Bfloat16 bf16) {
         this.version = version;
+        this.batchNormsFolded = batchNormsFolded;
         this.preprocessor = preprocessor;
         this.model = model;
         this.precision = precision;
@@ -75,20 +82,34 @@ public final class CovidClassifier implements AutoCloseable {
         return load(registry, version, Precision.FP32);
     }
 
-    /** As {@link #load(ModelRegistry, ModelVersion)}, computing in {@code precision}. */
+    /**
+     * As {@link #load(ModelRegistry, ModelVersion)}, computing in {@code precision}; batch norms are folded in fp32
+     * only (a folded bias rounded to bf16 cancels against the convolution's output: measured further from fp32
+     * than the unfolded bf16 network in {@code BatchNormFoldingTest}).
+     */
     public static CovidClassifier load(ModelRegistry registry, ModelVersion version, Precision precision)
             throws IOException {
-        return load(registry, version, true, precision);
+        return load(registry, version, true, precision, precision == Precision.FP32);
+    }
+
+    /**
+     * As {@link #load(ModelRegistry, ModelVersion, Precision)}; {@code foldBatchNorms = false} keeps every batch
+     * norm as a layer of its own instead of folding it into its convolution ({@link BatchNormFolding}): in fp32
+     * the same function within float rounding, slower; for comparisons.
+     */
+    public static CovidClassifier load(ModelRegistry registry, ModelVersion version, Precision precision,
+                                       boolean foldBatchNorms) throws IOException {
+        return load(registry, version, true, precision, foldBatchNorms);
     }
 
     /** {@code manageGradMode = false} only lets a test show what happens without it. */
     static CovidClassifier load(ModelRegistry registry, ModelVersion version, boolean manageGradMode)
             throws IOException {
-        return load(registry, version, manageGradMode, Precision.FP32);
+        return load(registry, version, manageGradMode, Precision.FP32, true);
     }
 
     private static CovidClassifier load(ModelRegistry registry, ModelVersion version, boolean manageGradMode,
-                                        Precision precision) throws IOException {
+                                        Precision precision, boolean foldBatchNorms) throws IOException {
         Objects.requireNonNull(precision, "precision");
         Objects.requireNonNull(version, "version");
         registry.verify(version);
@@ -108,20 +129,27 @@ public final class CovidClassifier implements AutoCloseable {
                 // DJL silently skips a parameter file without its "DJL@" header
                 throw new IOException(ModelExport.WEIGHTS_FILE + " of " + version + " is not a DJL parameter file");
             }
+            if (foldBatchNorms) {
+                // in fp32, before any cast: bf16 then rounds each folded weight once
+                BatchNormFolding.fold(block);
+            }
             if (precision == Precision.BF16) {
                 bf16 = Bfloat16.open(model.getNDManager());
                 int size = metadata.inputSize();
-                model.setBlock(bf16.copyToBfloat16(block,
-                        Networks.classifier(version.architecture(), ModelExport.NUM_CLASSES), model.getNDManager(),
-                        new Shape(1, 3, size, size)));
+                Block fresh = Networks.classifier(version.architecture(), ModelExport.NUM_CLASSES);
+                if (foldBatchNorms) {
+                    BatchNormFolding.foldStructure(fresh);
+                }
+                model.setBlock(bf16.copyToBfloat16(block, fresh, model.getNDManager(), new Shape(1, 3, size, size)));
                 // the fp32 copy is no longer used: free it now rather than when the model closes
                 block.getParameters().values().forEach(Parameter::close);
             }
             classifier = new CovidClassifier(version, new Preprocessor(metadata.normalization(), metadata.inputSize()),
-                    model, manageGradMode, precision, bf16);
+                    model, manageGradMode, precision, foldBatchNorms, bf16);
             classifier.smokeTest();
-            LOG.info("loaded model {} ({} px, {}, {}) in {} ms on {}", version, metadata.inputSize(),
-                    metadata.normalization(), precision.id(), (System.nanoTime() - start) / 1_000_000,
+            LOG.info("loaded model {} ({} px, {}, {}, batch norms {}) in {} ms on {}", version, metadata.inputSize(),
+                    metadata.normalization(), precision.id(), foldBatchNorms ? "folded" : "separate",
+                    (System.nanoTime() - start) / 1_000_000,
                     model.getNDManager().getDevice());
             return classifier;
         } catch (MalformedModelException | RuntimeException | TranslateException e) {
@@ -201,6 +229,11 @@ public final class CovidClassifier implements AutoCloseable {
     /** The exact version serving, with its metadata; recorded with every recommendation. */
     public ModelVersion version() {
         return version;
+    }
+
+    /** Whether batch norms are folded into their convolutions ({@link BatchNormFolding}). */
+    public boolean batchNormsFolded() {
+        return batchNormsFolded;
     }
 
     /** The number format this classifier computes in. */

@@ -41,7 +41,7 @@ import java.util.Map;
  * pointwise conv ({@code path + "_02Conv2d_weight"} = pointwise_kernel), neither with bias. A conv with bias has
  * {@code path + "_bias"}. A BN without scale ({@link BatchNormNoScale}) has no {@code _gamma}.
  */
-public abstract class KerasBackbone extends SequentialBlock {
+public abstract class KerasBackbone extends SequentialBlock implements BatchNormFolding.ChildReplacing {
     /** Keras' BatchNormalization default momentum (DJL uses the same convention; its own default is 0.9). */
     public static final float KERAS_BN_MOMENTUM = 0.99f;
 
@@ -85,6 +85,13 @@ public abstract class KerasBackbone extends SequentialBlock {
     protected NDList forwardInternal(ParameterStore parameterStore, NDList inputs, boolean training,
                                      PairList<String, Object> params) {
         return Releasing.forwardInOrder(getChildren().values(), parameterStore, inputs, training, params);
+    }
+
+    /** For {@link BatchNormFolding} only: an inference-time rewrite of this block's children. */
+    @Override
+    public void replaceChildren(ai.djl.nn.BlockList replacement) {
+        children.clear();
+        children.addAll(replacement);
     }
 
     protected final <B extends Block> B keras(String name, B block) {

@@ -65,7 +65,14 @@ final class Releasing {
 
     // Named like DJL's classes: DJL derives parameter paths from the simple class name ("01SequentialBlock_..."),
     // and the Keras importers' layer maps and saved models depend on those paths.
-    private static final class SequentialBlock extends ai.djl.nn.SequentialBlock {
+    private static final class SequentialBlock extends ai.djl.nn.SequentialBlock
+            implements BatchNormFolding.ChildReplacing {
+        @Override
+        public void replaceChildren(ai.djl.nn.BlockList replacement) {
+            children.clear();
+            children.addAll(replacement);
+        }
+
         @Override
         protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
                                          PairList<String, Object> params) {

@@ -105,6 +105,7 @@ class Bfloat16Test {
         }
         try (CovidClassifier classifier = CovidClassifier.load(registry, version, Precision.BF16)) {
             assertThat(classifier.precision()).isEqualTo(Precision.BF16);
+            assertThat(classifier.batchNormsFolded()).isFalse();
             assertThat(classifier.toString()).contains("bf16");
             float[] bf16 = classifier.predictBatch(images);
             for (int i = 0; i < images.size(); i++) {

@@ -73,10 +73,20 @@ class CovidClassifierTest {
     @Test
     void saveThenPublishThenLoadGivesIdenticalOutputs() throws Exception {
         float[] expected = forwardInMemory(trained, images);
+        try (CovidClassifier classifier = CovidClassifier.load(registry, v1, Precision.FP32, false)) {
+            assertThat(classifier.batchNormsFolded()).isFalse();
+            assertThat(classifier.predictBatch(images)).containsExactly(expected);
+        }
+        // the default folds batch norms into the convolutions: the same function up to float rounding
         try (CovidClassifier classifier = CovidClassifier.load(registry, ARCH, "latest")) {
             assertThat(classifier.version()).isEqualTo(v1);
+            assertThat(classifier.batchNormsFolded()).isTrue();
             assertThat(classifier.preprocessor()).isEqualTo(Preprocessor.forArchitecture(ARCH, SIZE));
-            assertThat(classifier.predictBatch(images)).containsExactly(expected);
+            float[] folded = classifier.predictBatch(images);
+            for (int i = 0; i < images.size(); i++) {
+                assertThat(folded[i]).isCloseTo(expected[i], within(1e-5f));
+            }
+            assertThat(classifier.heatmap(images.get(3)).width()).isEqualTo(images.get(3).getWidth());
         }
     }
 
