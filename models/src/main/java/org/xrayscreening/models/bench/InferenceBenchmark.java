@@ -97,6 +97,10 @@ public final class InferenceBenchmark implements Callable<Integer> {
                     + " layers (off), or both in one run: off,on. Default: ${DEFAULT-VALUE}.")
     List<String> folds = new ArrayList<>(List.of("on"));
 
+    @Option(names = "--rounds", description = "Measure every configuration this many times, variants alternating"
+            + " (img/s in the table: all rounds' images over all rounds' time). Default: ${DEFAULT-VALUE}.")
+    int rounds = 1;
+
     @Option(names = "--eager-reference", arity = "0..1", fallbackValue = "/usr/bin/python3", paramLabel = "PYTHON",
             description = "After each network, measure the same configurations in eager PyTorch with"
                     + " scripts/eager-reference.py (needs python3-torch, python3-torchvision; default interpreter"
@@ -136,46 +140,41 @@ public final class InferenceBenchmark implements Callable<Integer> {
             if (extraSize != null && extraSize != arch.nativeInputSize()) {
                 sizes.add(extraSize);
             }
-            for (String precisionName : precisions) {
-                Precision precision = Precision.parse(precisionName);
-                for (boolean fold : parseFolds()) {
-                    String variant = precision.id() + (fold ? " folded" : "");
-                    try (Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch");
-                         Bfloat16 bf16 = precision == Precision.BF16 ? Bfloat16.open(model.getNDManager()) : null) {
-                        Block block = Networks.classifier(arch, 2);
-                        int s0 = arch.nativeInputSize();
-                        Shape first = new Shape(1, 3, s0, s0);
-                        block.initialize(model.getNDManager(), DataType.FLOAT32, first);
-                        Block fresh = Networks.classifier(arch, 2);
-                        if (fold) {
-                            BatchNormFolding.fold(block);
-                            BatchNormFolding.foldStructure(fresh);
+            List<Variant> variants = new ArrayList<>();
+            try {
+                for (String precisionName : precisions) {
+                    for (boolean fold : parseFolds()) {
+                        variants.add(Variant.open(arch, Precision.parse(precisionName), fold));
+                    }
+                }
+                for (int round = 1; round <= rounds; round++) {
+                    for (int size : sizes) {
+                        for (int batch : batches) {
+                            // each round starts with another variant: under load, whoever runs first is not favoured
+                            for (int k = 0; k < variants.size(); k++) {
+                                Variant v = variants.get((k + round - 1) % variants.size());
+                                Result r = measure(v.model, v.predictor, arch, v.name, size, batch);
+                                results.add(r);
+                                log.printf(Locale.ROOT, "round %d %-12s %-11s %3dx%-3d batch %d: %7.2f img/s (median"
+                                                + " %.1f ms/batch, %d batches in %.1f s)%n", round, arch.id(), v.name,
+                                        size, size, batch, r.imagesPerSecond(), r.medianMillis(), r.iterations(),
+                                        r.seconds());
+                            }
                         }
-                        model.setBlock(bf16 == null ? block
-                                : bf16.copyToBfloat16(block, fresh, model.getNDManager(), first));
-                        try (Predictor<NDList, NDList> predictor = model.newPredictor(new NoopTranslator())) {
-                            for (int size : sizes) {
-                                for (int batch : batches) {
-                                    Result r = measure(model, predictor, arch, variant, size, batch);
-                                    results.add(r);
-                                    log.printf(Locale.ROOT, "%-12s %-11s %3dx%-3d batch %d: %7.2f img/s (median"
-                                                    + " %.1f ms/batch, %d batches in %.1f s)%n", arch.id(), variant,
-                                            size, size, batch, r.imagesPerSecond(), r.medianMillis(),
-                                            r.iterations(), r.seconds());
-                                }
+                    }
+                    if (eagerPython != null) {
+                        for (int size : sizes) {
+                            for (Result r : eagerReference(arch, size)) {
+                                results.add(r);
+                                log.printf(Locale.ROOT, "round %d %-12s eager       %3dx%-3d batch %d: %7.2f img/s"
+                                                + " (median %.1f ms/batch)%n", round, arch.id(), size, size,
+                                        r.batch(), r.imagesPerSecond(), r.medianMillis());
                             }
                         }
                     }
                 }
-            }
-            if (eagerPython != null) {
-                for (int size : sizes) {
-                    for (Result r : eagerReference(arch, size)) {
-                        results.add(r);
-                        log.printf(Locale.ROOT, "%-12s eager %3dx%-3d batch %d: %7.2f img/s (median %.1f ms/batch)%n",
-                                arch.id(), size, size, r.batch(), r.imagesPerSecond(), r.medianMillis());
-                    }
-                }
+            } finally {
+                variants.forEach(Variant::close);
             }
         }
         System.out.printf(Locale.ROOT, "Measured %s; %s %s; %d intra-op thread(s), %d core(s); OMP_WAIT_POLICY %s;"
@@ -183,7 +182,7 @@ public final class InferenceBenchmark implements Callable<Integer> {
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), engine.getEngineName(),
                 engine.getVersion(), threads, Runtime.getRuntime().availableProcessors(), ompWait, loadBefore,
                 loadAverage());
-        printTable(results, System.out);
+        printTable(combineRounds(results), System.out);
         return 0;
     }
 
@@ -229,6 +228,75 @@ public final class InferenceBenchmark implements Callable<Integer> {
             throw new IOException(String.join(" ", command) + " exited with " + code);
         }
         return results;
+    }
+
+    /** One network to measure: its precision and batch-norm layout, loaded once and measured in every round. */
+    private static final class Variant implements AutoCloseable {
+        final String name;
+        final Model model;
+        final Bfloat16 bf16;
+        final Predictor<NDList, NDList> predictor;
+
+        private Variant(String name, Model model, Bfloat16 bf16) {
+            this.name = name;
+            this.model = model;
+            this.bf16 = bf16;
+            this.predictor = model.newPredictor(new NoopTranslator());
+        }
+
+        static Variant open(Architecture arch, Precision precision, boolean fold) throws IOException {
+            Model model = Model.newInstance(arch.id(), Device.cpu(), "PyTorch");
+            Bfloat16 bf16 = null;
+            try {
+                bf16 = precision == Precision.BF16 ? Bfloat16.open(model.getNDManager()) : null;
+                Block block = Networks.classifier(arch, 2);
+                int s0 = arch.nativeInputSize();
+                Shape first = new Shape(1, 3, s0, s0);
+                block.initialize(model.getNDManager(), DataType.FLOAT32, first);
+                Block fresh = Networks.classifier(arch, 2);
+                if (fold) {
+                    BatchNormFolding.fold(block);
+                    BatchNormFolding.foldStructure(fresh);
+                }
+                model.setBlock(bf16 == null ? block : bf16.copyToBfloat16(block, fresh, model.getNDManager(), first));
+                return new Variant(precision.id() + (fold ? " folded" : ""), model, bf16);
+            } catch (IOException | RuntimeException e) {
+                model.close();
+                if (bf16 != null) {
+                    bf16.close();
+                }
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            predictor.close();
+            model.close();
+            if (bf16 != null) {
+                bf16.close();
+            }
+        }
+    }
+
+    /** One result per configuration: the rounds' batches and seconds added up, the median of their medians. */
+    static List<Result> combineRounds(List<Result> perRound) {
+        java.util.Map<String, List<Result>> byConfiguration = new java.util.LinkedHashMap<>();
+        for (Result r : perRound) {
+            byConfiguration.computeIfAbsent(r.architecture() + "|" + r.variant() + "|" + r.size() + "|" + r.batch(),
+                    k -> new ArrayList<>()).add(r);
+        }
+        List<Result> out = new ArrayList<>();
+        for (List<Result> rounds : byConfiguration.values()) {
+            Result first = rounds.get(0);
+            double[] medians = rounds.stream().mapToDouble(Result::medianMillis).sorted().toArray();
+            double median = medians.length % 2 == 1 ? medians[medians.length / 2]
+                    : (medians[medians.length / 2 - 1] + medians[medians.length / 2]) / 2;
+            out.add(new Result(first.architecture(), first.variant(), first.size(), first.batch(),
+                    rounds.stream().mapToInt(Result::iterations).sum(),
+                    rounds.stream().mapToDouble(Result::seconds).sum(), median));
+        }
+        return out;
     }
 
     private List<Boolean> parseFolds() {
