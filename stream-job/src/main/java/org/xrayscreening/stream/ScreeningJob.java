@@ -33,6 +33,7 @@ import org.xrayscreening.stream.local.LocalScreening;
 import org.xrayscreening.stream.bench.ScreeningBenchmark;
 import org.xrayscreening.stream.chaos.ChaosRun;
 import org.xrayscreening.stream.gateway.DicomGateway;
+import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.stream.scoring.ScoringBatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -62,6 +63,21 @@ public class ScreeningJob implements Callable<Integer> {
      * The options shared by the cluster job, the local run and the benchmark. They are inherited by the
      * sub-commands, so {@code local --registry DIR} and {@code --registry DIR local} both set them here.
      */
+    /** fp32 or bf16; not "auto", which would decide by the CPU that starts the job, not the one that scores. */
+    public static final class PrecisionConverter implements CommandLine.ITypeConverter<Precision> {
+        @Override
+        public Precision convert(String value) {
+            if (value.trim().equalsIgnoreCase("auto")) {
+                throw new CommandLine.TypeConversionException("--precision takes fp32 or bf16, not auto");
+            }
+            try {
+                return Precision.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("--precision takes fp32 or bf16, not '" + value + "'");
+            }
+        }
+    }
+
     public static class Options {
         @Option(scope = ScopeType.INHERIT, names = "--config", description = "Properties file with defaults for any option.")
         public Path config;
@@ -105,6 +121,12 @@ public class ScreeningJob implements Callable<Integer> {
                 description = "PyTorch intra-op threads of each model operator (0: one per core). All models "
                         + "share the cores: more than cores / (models x slots) only oversubscribes.")
         public int intraOpThreads;
+
+        @Option(scope = ScopeType.INHERIT, names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16",
+                converter = PrecisionConverter.class,
+                description = "Number format the models score in: fp32 (default) or bf16 (needs AVX512_BF16 or AMX;"
+                        + " faster, but it failed the accuracy bar: docs/benchmarks.md). Heatmaps stay fp32.")
+        public Precision precision;
 
         @Option(scope = ScopeType.INHERIT, names = "--threshold", defaultValue = "0.5", description = "Ensemble decision threshold.")
         public double threshold;
@@ -232,7 +254,7 @@ public class ScreeningJob implements Callable<Integer> {
         }
 
         public ScoringBatch batching() {
-            return new ScoringBatch(batchSize, Duration.ofMillis(batchWaitMs), intraOpThreads);
+            return new ScoringBatch(batchSize, Duration.ofMillis(batchWaitMs), intraOpThreads, precision);
         }
 
         /** Off without --attempt-journal; the folder is made absolute here, where the command was started. */

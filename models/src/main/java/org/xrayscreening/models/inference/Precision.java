@@ -23,6 +23,23 @@ public enum Precision {
         };
     }
 
+    /**
+     * This precision, or a clear error if this CPU cannot run it fast: bf16 without AVX512_BF16 or AMX-BF16 is
+     * emulated by oneDNN and slower than fp32, so asking for it there is a configuration mistake.
+     */
+    public Precision requireSupported() {
+        return requireSupported(NativeRuntime.hasBfloat16Instructions(), NativeRuntime.cpu());
+    }
+
+    /** {@link #requireSupported()} for a CPU that has (or lacks) native bf16 instructions. */
+    public Precision requireSupported(boolean cpuHasBfloat16, String cpu) {
+        if (this == BF16 && !cpuHasBfloat16) {
+            throw new IllegalStateException("bf16 inference needs a CPU with AVX512_BF16 or AMX-BF16, and " + cpu
+                    + " has neither (no avx512_bf16 / amx_bf16 in /proc/cpuinfo); use fp32");
+        }
+        return this;
+    }
+
     public String id() {
         return name().toLowerCase(Locale.ROOT);
     }

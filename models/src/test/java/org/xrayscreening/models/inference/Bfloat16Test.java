@@ -116,4 +116,14 @@ class Bfloat16Test {
             assertThat(classifier.predict(images.get(2))).isEqualTo(bf16[2]);
         }
     }
+
+    @Test
+    void bf16IsRefusedOnACpuWithoutBf16Instructions() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Precision.BF16.requireSupported(false, "Test CPU"))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("AVX512_BF16 or AMX-BF16").hasMessageContaining("Test CPU")
+                .hasMessageContaining("use fp32");
+        assertThat(Precision.BF16.requireSupported(true, "Test CPU")).isEqualTo(Precision.BF16);
+        assertThat(Precision.FP32.requireSupported(false, "Test CPU")).isEqualTo(Precision.FP32);
+    }
 }

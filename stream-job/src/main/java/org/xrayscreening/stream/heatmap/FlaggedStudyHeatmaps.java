@@ -96,6 +96,7 @@ public class FlaggedStudyHeatmaps extends KeyedCoProcessFunction<String, StudyIm
         };
         for (ModelSpec spec : preload) {
             try {
+                // fp32 whatever --precision the scoring uses: Grad-CAM back-propagates in fp32 only
                 CovidClassifier loaded = CovidClassifier.load(registry, spec.architecture(), spec.ref());
                 classifiers.put(spec.architecture().id() + "@" + loaded.version().version(), loaded);
             } catch (Exception e) {

@@ -23,6 +23,7 @@ import org.xrayscreening.connectors.event.ModelUpdate;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.NativeRuntime;
 import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.registry.ModelIntegrityException;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
@@ -114,15 +115,17 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         held = new ArrayList<>(batching.maxStudies());
         journal = AttemptJournal.open(attemptJournal, "model-" + architecture.id());
         registry = new ModelRegistry(Path.of(registryRoot));
-        classifier = CovidClassifier.load(registry, architecture, initialRef); // also loads the native library
+        // refused here, on the machine that runs the model: the one starting the job may have another CPU
+        Precision precision = batching.precision().requireSupported();
+        classifier = CovidClassifier.load(registry, registry.resolve(architecture, initialRef), precision);
         if (batching.intraOpThreads() > 0) {
             // OpenMP's thread count is per calling thread: this is the operator thread that runs every inference
             JniUtils.setNumThreads(batching.intraOpThreads());
         }
         version = classifier.version().version();
         ScreeningMetrics.get().setActiveVersion(architecture.id(), version);
-        LOG.info("{} subtask {} serving version {} (batches of up to {} studies or {} ms, {} intra-op threads)",
-                architecture.id(), subtask(), version, batching.maxStudies(), batching.maxWait().toMillis(),
+        LOG.info("{} subtask {} serving version {} in {} (batches of up to {} studies or {} ms, {} intra-op threads)",
+                architecture.id(), subtask(), version, precision.id(), batching.maxStudies(), batching.maxWait().toMillis(),
                 batching.intraOpThreads() > 0 ? batching.intraOpThreads() : JniUtils.getNumThreads());
     }
 
@@ -309,7 +312,7 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
                             expectedMetadataSha256, actual, "metadata digest differs from the update's");
                 }
             }
-            next = CovidClassifier.load(registry, candidate);
+            next = CovidClassifier.load(registry, candidate, batching.precision());
         } catch (Exception e) {
             long millis = (System.nanoTime() - start) / 1_000_000;
             ScreeningMetrics.get().modelUpdateFailures.labelValues(architecture.id()).inc();

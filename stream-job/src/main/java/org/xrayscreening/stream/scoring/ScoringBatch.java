@@ -2,14 +2,22 @@ package org.xrayscreening.stream.scoring;
 
 import java.io.Serializable;
 import java.time.Duration;
+import org.xrayscreening.models.inference.Precision;
 
 /**
  * How a model operator groups studies into one forward pass: up to {@code maxStudies} studies, or whatever
  * arrived within {@code maxWait} of the first one, whichever comes first. One study per batch is unbatched
  * scoring. {@code intraOpThreads} is the number of PyTorch intra-op threads each model operator's thread
- * uses (0: PyTorch's default, one per core).
+ * uses (0: PyTorch's default, one per core). {@code precision} is the number format the models score in (fp32
+ * by default: bf16 failed the accuracy bar, docs/benchmarks.md "bf16"); heatmaps are always made in fp32.
  */
-public record ScoringBatch(int maxStudies, Duration maxWait, int intraOpThreads) implements Serializable {
+public record ScoringBatch(int maxStudies, Duration maxWait, int intraOpThreads, Precision precision)
+        implements Serializable {
+
+    /** Scoring in fp32. */
+    public ScoringBatch(int maxStudies, Duration maxWait, int intraOpThreads) {
+        this(maxStudies, maxWait, intraOpThreads, Precision.FP32);
+    }
 
     // Unbatched, PyTorch's thread default: today's behaviour, until scripts/batching-benchmark.sh has been run on
     // a machine quiet enough to choose by (docs/benchmarks.md, "Micro-batching and threads ...": the only runs
@@ -27,6 +35,7 @@ public record ScoringBatch(int maxStudies, Duration maxWait, int intraOpThreads)
         if (maxWait == null || maxWait.isNegative()) {
             throw new IllegalArgumentException("batch wait must be zero or positive, got " + maxWait);
         }
+        java.util.Objects.requireNonNull(precision, "precision");
         if (intraOpThreads < 0) {
             throw new IllegalArgumentException("intra-op threads must be 0 (PyTorch default) or more, got "
                     + intraOpThreads);

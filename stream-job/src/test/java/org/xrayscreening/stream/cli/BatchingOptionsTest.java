@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+import org.xrayscreening.models.inference.Precision;
+import picocli.CommandLine;
 import org.xrayscreening.stream.ScreeningJob;
 import org.xrayscreening.stream.scoring.ScoringBatch;
 
-/** --batch-size, --batch-wait and --intra-op-threads reach the topology's settings, and a wait too long is refused. */
+/** --batch-size, --batch-wait, --intra-op-threads and --precision reach the topology's settings, and a wait too long is refused. */
 class BatchingOptionsTest {
 
     private static ScreeningJob parse(String... args) {
@@ -49,5 +51,17 @@ class BatchingOptionsTest {
                 .hasMessageContaining("batch size must be at least 1");
         assertThatThrownBy(() -> parse("local", "--intra-op-threads", "-1").options.settings())
                 .hasMessageContaining("intra-op threads");
+    }
+
+    @Test
+    void precisionIsFp32UnlessBf16IsAskedFor() {
+        assertThat(parse("local").options.settings().batching().precision()).isEqualTo(Precision.FP32);
+        assertThat(parse("local", "--precision", "bf16").options.settings().batching().precision())
+                .isEqualTo(Precision.BF16);
+        // auto would pick by the CPU that starts the job, which need not be the one that scores
+        assertThatThrownBy(() -> parse("local", "--precision", "auto"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("fp32 or bf16, not auto");
+        assertThatThrownBy(() -> parse("local", "--precision", "fp16"))
+                .isInstanceOf(CommandLine.ParameterException.class).hasMessageContaining("fp32 or bf16");
     }
 }

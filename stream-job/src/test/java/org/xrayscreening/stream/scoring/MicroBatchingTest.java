@@ -1,6 +1,7 @@
 package org.xrayscreening.stream.scoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.pytorch.jni.JniUtils;
 import java.awt.image.BufferedImage;
@@ -12,6 +13,8 @@ import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.xrayscreening.models.NativeRuntime;
+import org.xrayscreening.models.inference.Precision;
 import org.junit.jupiter.api.io.TempDir;
 import org.xrayscreening.connectors.event.ModelUpdate;
 import org.xrayscreening.models.Architecture;
@@ -191,6 +194,26 @@ class MicroBatchingTest {
                 harness.processElement(study(0), 0);
                 assertSameAsUnbatched(harness.extractOutputValues());
             }
+        }
+    }
+
+    @Test
+    void bf16ScoringServesProbabilitiesCloseToFp32() throws Exception {
+        assumeTrue(NativeRuntime.hasBfloat16Instructions(), "this CPU has no AVX512_BF16 / AMX-BF16");
+        try (Harness harness = ModelScoringTest.open(new Harness(new ModelScoring(Architecture.MOBILENET,
+                registry.root().toString(), "production", new ScoringBatch(1, Duration.ZERO, 0, Precision.BF16))),
+                null)) {
+            for (int i = 0; i < 4; i++) {
+                harness.processElement(study(i), 0);
+            }
+            double maxDiff = 0;
+            for (ModelOutcome o : harness.extractOutputValues()) {
+                assertThat(o.succeeded()).isTrue();
+                double fp32 = unbatched.get(Integer.parseInt(o.studyId.substring(1)));
+                maxDiff = Math.max(maxDiff, Math.abs(o.probability - fp32));
+            }
+            // computed in bf16 (fp32 answers agree to 1e-5 above), and still close to fp32
+            assertThat(maxDiff).isGreaterThan(1e-4).isLessThan(0.05);
         }
     }
 }
