@@ -98,13 +98,17 @@ def measure(model, batch, size, warmup, min_iterations, min_seconds):
         for _ in range(warmup):
             model(x)
         times = []
+        cpu = 0.0
         start = time.perf_counter()
         while len(times) < min_iterations or time.perf_counter() - start < min_seconds:
+            c0 = time.process_time()
             t0 = time.perf_counter()
             model(x).numpy()
             times.append(time.perf_counter() - t0)
+            cpu += time.process_time() - c0
+    # cpuSeconds: process CPU time (all threads) of the timed passes, which a loaded machine does not inflate
     return {"imagesPerSecond": batch * len(times) / sum(times), "medianMillis": 1000 * statistics.median(times),
-            "iterations": len(times)}
+            "iterations": len(times), "cpuSeconds": cpu}
 
 
 def main():

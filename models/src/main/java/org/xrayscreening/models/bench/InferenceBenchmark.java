@@ -113,7 +113,12 @@ public final class InferenceBenchmark implements Callable<Integer> {
 
     /** {@code variant}: "fp32", "bf16", "fp32 folded", "bf16 folded" or "eager". */
     record Result(Architecture architecture, String variant, int size, int batch, int iterations, double seconds,
-                  double medianMillis) {
+                  double medianMillis, double cpuSeconds) {
+        /** Process CPU time per image (all threads), in ms: what the work costs, whatever else runs on the CPU. */
+        double cpuMillisPerImage() {
+            return 1000 * cpuSeconds / (batch * (double) iterations);
+        }
+
         double imagesPerSecond() {
             return batch * iterations / seconds;
         }
@@ -155,10 +160,10 @@ public final class InferenceBenchmark implements Callable<Integer> {
                                 Variant v = variants.get((k + round - 1) % variants.size());
                                 Result r = measure(v.model, v.predictor, arch, v.name, size, batch);
                                 results.add(r);
-                                log.printf(Locale.ROOT, "round %d %-12s %-11s %3dx%-3d batch %d: %7.2f img/s (median"
-                                                + " %.1f ms/batch, %d batches in %.1f s)%n", round, arch.id(), v.name,
-                                        size, size, batch, r.imagesPerSecond(), r.medianMillis(), r.iterations(),
-                                        r.seconds());
+                                log.printf(Locale.ROOT, "round %d %-12s %-11s %3dx%-3d batch %d: %7.2f img/s, %6.1f CPU"
+                                                + " ms/img (median %.1f ms/batch, %d batches in %.1f s)%n", round,
+                                        arch.id(), v.name, size, size, batch, r.imagesPerSecond(),
+                                        r.cpuMillisPerImage(), r.medianMillis(), r.iterations(), r.seconds());
                             }
                         }
                     }
@@ -166,9 +171,9 @@ public final class InferenceBenchmark implements Callable<Integer> {
                         for (int size : sizes) {
                             for (Result r : eagerReference(arch, size)) {
                                 results.add(r);
-                                log.printf(Locale.ROOT, "round %d %-12s eager       %3dx%-3d batch %d: %7.2f img/s"
-                                                + " (median %.1f ms/batch)%n", round, arch.id(), size, size,
-                                        r.batch(), r.imagesPerSecond(), r.medianMillis());
+                                log.printf(Locale.ROOT, "round %d %-12s eager       %3dx%-3d batch %d: %7.2f img/s, %6.1f CPU"
+                                                + " ms/img (median %.1f ms/batch)%n", round, arch.id(), size, size,
+                                        r.batch(), r.imagesPerSecond(), r.cpuMillisPerImage(), r.medianMillis());
                             }
                         }
                     }
@@ -220,7 +225,8 @@ public final class InferenceBenchmark implements Callable<Integer> {
                 JsonNode n = json.readTree(line);
                 results.add(new Result(arch, "eager", n.get("size").asInt(), n.get("batch").asInt(),
                         n.get("iterations").asInt(), n.get("iterations").asInt() * n.get("batch").asInt()
-                        / n.get("imagesPerSecond").asDouble(), n.get("medianMillis").asDouble()));
+                        / n.get("imagesPerSecond").asDouble(), n.get("medianMillis").asDouble(),
+                        n.get("cpuSeconds").asDouble()));
             }
         }
         int code = process.waitFor();
@@ -294,7 +300,8 @@ public final class InferenceBenchmark implements Callable<Integer> {
                     : (medians[medians.length / 2 - 1] + medians[medians.length / 2]) / 2;
             out.add(new Result(first.architecture(), first.variant(), first.size(), first.batch(),
                     rounds.stream().mapToInt(Result::iterations).sum(),
-                    rounds.stream().mapToDouble(Result::seconds).sum(), median));
+                    rounds.stream().mapToDouble(Result::seconds).sum(), median,
+                    rounds.stream().mapToDouble(Result::cpuSeconds).sum()));
         }
         return out;
     }
@@ -319,11 +326,13 @@ public final class InferenceBenchmark implements Callable<Integer> {
             once(model, predictor, shape);
         }
         List<Long> times = new ArrayList<>();
+        long cpu = 0;
         long start = System.nanoTime();
         long total = 0;
         while (times.size() < minIterations || total < minSeconds * 1e9) {
-            long t = once(model, predictor, shape);
-            times.add(t);
+            long[] t = once(model, predictor, shape);
+            times.add(t[0]);
+            cpu += t[1];
             total = System.nanoTime() - start;
         }
         long timed = times.stream().mapToLong(Long::longValue).sum();
@@ -331,23 +340,31 @@ public final class InferenceBenchmark implements Callable<Integer> {
         double median = sorted.length % 2 == 1
                 ? sorted[sorted.length / 2]
                 : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2.0;
-        return new Result(arch, variant, size, batch, times.size(), timed / 1e9, median / 1e6);
+        return new Result(arch, variant, size, batch, times.size(), timed / 1e9, median / 1e6, cpu / 1e9);
     }
 
-    /** One prediction; returns the nanoseconds spent in predict + reading the logits. */
-    private static long once(Model model, Predictor<NDList, NDList> predictor, Shape shape)
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
+    /**
+     * One prediction; returns the wall-clock and the process CPU nanoseconds spent in predict + reading the logits.
+     * CPU time is the figure that survives a loaded machine: waiting for a core costs wall time, not CPU time.
+     */
+    private static long[] once(Model model, Predictor<NDList, NDList> predictor, Shape shape)
             throws TranslateException {
         try (NDManager call = model.getNDManager().newSubManager()) {
             NDArray x = call.randomUniform(-1f, 1f, shape);
+            long c0 = OS.getProcessCpuTime();
             long t0 = System.nanoTime();
             NDList out = predictor.predict(new NDList(x));
             float[] logits = out.singletonOrThrow().toFloatArray();
             long t = System.nanoTime() - t0;
+            long c = OS.getProcessCpuTime() - c0;
             if (logits.length != shape.get(0) * 2 || !Float.isFinite(logits[0])) {
                 throw new IllegalStateException("unexpected logits " + Arrays.toString(logits));
             }
             out.close();
-            return t;
+            return new long[] {t, c};
         }
     }
 
@@ -356,23 +373,28 @@ public final class InferenceBenchmark implements Callable<Integer> {
      * in this run, where those were measured.
      */
     private static void printTable(List<Result> results, PrintStream out) {
-        out.println("| model | input | batch | variant | img/s | vs DJL fp32 | vs eager | median ms/batch | batches timed |");
-        out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+        out.println("| model | input | batch | variant | img/s | vs DJL fp32 | vs eager | CPU ms/img | CPU: vs DJL fp32"
+                + " | CPU: vs eager | median ms/batch | batches timed |");
+        out.println("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         for (Result r : results) {
-            String ratio = ratio(r, results, "fp32").or(() -> ratio(r, results, "fp32 folded")).orElse("");
-            String eager = ratio(r, results, "eager").orElse("");
-            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %s | %.1f | %s | %s | %.0f | %d |%n", r.architecture().id(),
-                    r.size(), r.size(), r.batch(), r.variant(), r.imagesPerSecond(), ratio, eager, r.medianMillis(),
-                    r.iterations());
+            String ratio = ratio(r, results, "fp32", false).or(() -> ratio(r, results, "fp32 folded", false)).orElse("");
+            String eager = ratio(r, results, "eager", false).orElse("");
+            String cpuRatio = ratio(r, results, "fp32", true).or(() -> ratio(r, results, "fp32 folded", true)).orElse("");
+            String cpuEager = ratio(r, results, "eager", true).orElse("");
+            out.printf(Locale.ROOT, "| %s | %dx%d | %d | %s | %.1f | %s | %s | %.1f | %s | %s | %.0f | %d |%n",
+                    r.architecture().id(), r.size(), r.size(), r.batch(), r.variant(), r.imagesPerSecond(), ratio, eager,
+                    r.cpuMillisPerImage(), cpuRatio, cpuEager, r.medianMillis(), r.iterations());
         }
     }
 
-    private static java.util.Optional<String> ratio(Result r, List<Result> results, String baseline) {
+    /** Speed of {@code r} relative to {@code baseline}'s (> 1: r is faster), by img/s or by CPU time per image. */
+    private static java.util.Optional<String> ratio(Result r, List<Result> results, String baseline, boolean cpu) {
         return results.stream()
                 .filter(f -> f.variant().equals(baseline) && f.architecture() == r.architecture()
                         && f.size() == r.size() && f.batch() == r.batch())
                 .findFirst()
-                .map(f -> String.format(Locale.ROOT, "%.2fx", r.imagesPerSecond() / f.imagesPerSecond()));
+                .map(f -> String.format(Locale.ROOT, "%.2fx", cpu ? f.cpuMillisPerImage() / r.cpuMillisPerImage()
+                        : r.imagesPerSecond() / f.imagesPerSecond()));
     }
 
     public static void main(String[] args) {
