@@ -80,10 +80,17 @@ out, rounds, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def rows(path, kind):
     res = {}
     if not os.path.exists(path): return res
+    header = None
     for line in open(path):
         c = [x.strip() for x in line.strip().strip('|').split('|')]
-        if kind == 'inference' and len(c) == 6 and c[2].isdigit():
-            res[f"{c[0]} {c[1]} b{c[2]} infer"] = float(c[3])
+        # InferenceBenchmark's table: found by its header, so added columns do not break the parse
+        if kind == 'inference' and c[:3] == ['model', 'input', 'batch']:
+            header = c
+            continue
+        if kind == 'inference' and header and len(c) == len(header) and c[2].isdigit():
+            row = dict(zip(header, c))
+            if row.get('variant', 'fp32') in ('fp32', 'fp32 folded'):
+                res[f"{c[0]} {c[1]} b{c[2]} infer"] = float(row['img/s'])
         # TrainingBenchmark: model | layout | round | input | train img/s | train CPU s/img | ...
         if kind == 'training' and len(c) == 8 and c[2].isdigit():
             res[f"{c[0]} {c[3]} train"] = float(c[4])
