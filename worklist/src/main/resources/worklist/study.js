@@ -56,7 +56,7 @@
     canvas.dataset.heatmapDrawn = show ? 'true' : 'false';
   }
 
-  fetch('/studies/' + encodeURIComponent(key) + '/pixels', { cache: 'no-store' })
+  fetch(location.origin + '/studies/' + encodeURIComponent(key) + '/pixels', { cache: 'no-store' })
     .then(function (r) {
       if (!r.ok) { return r.text().then(function () { throw new Error('the X-ray could not be loaded (HTTP ' + r.status + ')'); }); }
       canvas.width = Number(r.headers.get('X-Image-Width'));
@@ -83,7 +83,7 @@
     var img = new Image();
     img.onload = function () { heat = img; draw(); };
     img.onerror = function () { if (toggle) { toggle.disabled = true; } };
-    img.src = '/studies/' + encodeURIComponent(key) + '/heatmap.png';
+    img.src = location.origin + '/studies/' + encodeURIComponent(key) + '/heatmap.png';
   }
 
   [center, width].forEach(function (el) { el.addEventListener('input', function () { if (samples) { windowed(); draw(); } }); });
@@ -105,7 +105,7 @@
   var buttons = document.querySelectorAll('.actions button');
 
   function send(click, attempt) {
-    return fetch('/studies/' + encodeURIComponent(key) + '/label', {
+    return fetch(location.origin + '/studies/' + encodeURIComponent(key) + '/label', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': main.dataset.csrf },
       body: JSON.stringify(click)
@@ -137,6 +137,8 @@
             + ' by ' + res.body.reviewer + '.';
           outcome.className = 'outcome ok';
           outcome.dataset.outcome = res.body.outcome;
+          var review = document.getElementById('review');
+          if (review) { review.textContent = 'Reviewed: ' + res.body.label + ' (RADIOLOGIST, ' + res.body.reviewer + ')'; review.className = 'review done'; }
         } else {
           outcome.textContent = 'Not recorded: ' + (res.body.message || ('HTTP ' + res.status));
           outcome.className = 'outcome error';

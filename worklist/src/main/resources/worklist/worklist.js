@@ -67,7 +67,7 @@
   }
 
   function tick() {
-    fetch('/api/flagged', { headers: { 'Accept': 'application/json' }, cache: 'no-store' })
+    fetch(location.origin + '/api/flagged', { headers: { 'Accept': 'application/json' }, cache: 'no-store' })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.json(); })
       .then(function (listing) {
         status.textContent = (listing.caughtUp ? 'live' : 'reading the topics ...') + ' - ' + listing.studies.length

@@ -1,5 +1,6 @@
 package org.xrayscreening.worklist;
 
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Locale;
 import org.xrayscreening.connectors.event.ModelScore;
@@ -93,7 +94,8 @@ final class Pages {
         String review = s.review() == null ? "<p id=\"review\" class=\"review none\">Not reviewed yet.</p>"
                 : "<p id=\"review\" class=\"review done\">Reviewed: " + esc(s.review().label())
                   + " (" + esc(s.review().labelSource()) + (s.review().reviewer() != null ? ", " + esc(s.review().reviewer()) : "")
-                  + (s.review().confirmedAt() != null ? ", " + esc(s.review().confirmedAt().toString()) : "") + ")</p>";
+                  + (s.review().confirmedAt() != null
+                     ? ", " + esc(s.review().confirmedAt().truncatedTo(ChronoUnit.SECONDS).toString()) : "") + ")</p>";
         String actions = user.may(Role.RADIOLOGIST) ? """
                 <section class="actions">
                 <h2>Your reading</h2>
@@ -140,7 +142,8 @@ final class Pages {
                 r == null ? "?" : fmt(r.indeterminateHigh()),
                 r != null && r.reason() != null ? "; " + esc(r.reason()) : "", models,
                 s.acquiredAt() == null ? "" : esc(s.acquiredAt().toString()),
-                s.acquiredAt() == null ? "unknown" : esc(s.acquiredAt().toString()), review, actions);
+                s.acquiredAt() == null ? "unknown" : esc(s.acquiredAt().truncatedTo(ChronoUnit.SECONDS).toString()),
+                review, actions);
         return layout("Study " + s.studyId(), user, body, "study.js");
     }
 
