@@ -36,8 +36,17 @@ public final class WorklistServer implements Callable<Integer> {
     @Option(names = "--kafka-properties", description = "Extra Kafka client settings (TLS, SASL), as the jobs take them.")
     Path kafkaProperties;
 
-    @Option(names = "--topic-prefix", defaultValue = "", description = "Prefix of every topic name (as the job's).")
-    String topicPrefix;
+    @Option(names = "--topic-acquired", defaultValue = "xray.acquired", description = "Where the studies' images are referenced.")
+    String topicAcquired;
+
+    @Option(names = "--topic-recommendations", defaultValue = "xray.recommendations", description = "The job's recommendations.")
+    String topicRecommendations;
+
+    @Option(names = "--topic-alerts", defaultValue = "xray.alerts", description = "The job's alerts (flagged studies).")
+    String topicAlerts;
+
+    @Option(names = "--topic-labelled", defaultValue = "xray.labelled", description = "Confirmed labels (read and written).")
+    String topicLabelled;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on.")
     String host;
@@ -45,8 +54,12 @@ public final class WorklistServer implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "8090", description = "Port to listen on (0: any free port).")
     int port;
 
-    @Option(names = "--users", required = true, description = "Users file: name = role[,role] [: pbkdf2 hash].")
+    @Option(names = "--users", description = "Users file: name = role[,role] [: pbkdf2 hash]. Required unless --demo-user.")
     Path usersFile;
+
+    @Option(names = "--demo-user", description = "Local runs only (loopback, HTTP basic): one radiologist of this "
+            + "name with a random password, printed at start, instead of a users file.")
+    String demoUser;
 
     @Option(names = "--auth", defaultValue = "basic", description = "basic (HTTP basic; needs TLS off loopback) or proxy (a trusted reverse proxy names the user).")
     String authMode;
@@ -92,7 +105,20 @@ public final class WorklistServer implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Users users = Users.read(usersFile);
+        Users users;
+        if (demoUser != null) {
+            if (usersFile != null || !authMode.equals("basic") || !InetAddress.getByName(host).isLoopbackAddress()) {
+                throw new CommandLine.ParameterException(new CommandLine(this),
+                        "--demo-user is for local runs: HTTP basic on a loopback address, without --users");
+            }
+            String password = demoPassword();
+            users = Users.of(Map.of(demoUser, "radiologist : " + Users.hash(password.toCharArray(), 50_000)));
+            System.out.println("worklist sign-in: user " + demoUser + ", password " + password + " (this run only)");
+        } else if (usersFile == null) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--users is required (or --demo-user)");
+        } else {
+            users = Users.read(usersFile);
+        }
         Secrets secrets = secretFile == null ? Secrets.random() : new Secrets(Files.readAllBytes(secretFile));
         WorklistApp.Tls tls = null;
         if (tlsKeyStore != null) {
@@ -114,7 +140,9 @@ public final class WorklistServer implements Callable<Integer> {
         };
         Map<String, Object> kafka = new HashMap<>(KafkaClientProperties.merge(kafkaProperties, Map.of()));
         kafka.put("bootstrap.servers", bootstrapServers);
-        KafkaTopics topics = KafkaTopics.DEFAULTS.withPrefix(topicPrefix);
+        KafkaTopics d = KafkaTopics.DEFAULTS;
+        KafkaTopics topics = new KafkaTopics(topicAcquired, topicRecommendations, topicAlerts, d.deadLetter(),
+                topicLabelled, d.modelUpdates(), d.modelStatus());
         ImageSourcePolicy policy = ImageSourcePolicy.of(allowFileRoots, allowUrlPrefixes, allowPrivateAddresses);
 
         Running running = start(kafka, topics, users, auth, secrets, policy,
@@ -127,6 +155,16 @@ public final class WorklistServer implements Callable<Integer> {
         }, "worklist-shutdown"));
         stop.await();
         return 0;
+    }
+
+    private static String demoPassword() {
+        String alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            b.append(alphabet.charAt(random.nextInt(alphabet.length())));
+        }
+        return b.toString();
     }
 
     /** A started worklist and what it holds open. */
