@@ -51,11 +51,18 @@ public final class StudyImages {
         this.decoder = new ImageDecoder(loader.limits());
     }
 
-    public Pixels xray(String cacheKey, ImageReference ref) throws WorklistException {
+    /** Where a study's image reference comes from (read only when the pixels are not cached). */
+    @FunctionalInterface
+    public interface ReferenceSource {
+        ImageReference get() throws WorklistException;
+    }
+
+    public Pixels xray(String cacheKey, ReferenceSource source) throws WorklistException {
         Object cached = cached("x|" + cacheKey);
         if (cached instanceof Pixels p) {
             return p;
         }
+        ImageReference ref = source.get();
         BufferedImage image;
         try {
             image = decoder.decode(loader.load(ref), ref.contentType());

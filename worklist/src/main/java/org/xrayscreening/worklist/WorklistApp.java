@@ -21,7 +21,6 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.xrayscreening.connectors.event.XrayAcquired;
 
 /**
  * The worklist's HTTP side (Javalin on Jetty): the list, the study page with its pixels and heatmap, the label
@@ -194,8 +193,7 @@ public final class WorklistApp implements AutoCloseable {
         if (s.acquired() == null) {
             throw new WorklistException(404, "The study's acquisition record is not known to the worklist.");
         }
-        XrayAcquired a = acquired.read(s.studyId(), s.acquired());
-        StudyImages.Pixels p = images.xray(s.key(), a.image());
+        StudyImages.Pixels p = images.xray(s.key(), () -> acquired.read(s.studyId(), s.acquired()).image());
         ctx.header("X-Image-Width", Integer.toString(p.width()));
         ctx.header("X-Image-Height", Integer.toString(p.height()));
         ctx.contentType("application/octet-stream").result(p.littleEndianSamples());

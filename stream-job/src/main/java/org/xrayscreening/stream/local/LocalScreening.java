@@ -79,7 +79,7 @@ public class LocalScreening implements Callable<Integer> {
     int demoEpochs;
 
     @Option(names = "--worklist-port", defaultValue = "8090",
-            description = "Port of the radiologists' worklist on 127.0.0.1 (0: any free port, -1: no worklist).")
+            description = "Port of the radiologists' worklist on 127.0.0.1 (0: a free port, -1: no worklist).")
     int worklistPort;
 
     @Override

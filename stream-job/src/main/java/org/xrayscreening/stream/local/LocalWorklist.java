@@ -1,8 +1,15 @@
 package org.xrayscreening.stream.local;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -29,6 +36,7 @@ final class LocalWorklist implements AutoCloseable {
         if (port < 0) {
             return null;
         }
+        port = freePort(port);
         String jar = System.getProperty(JAR_PROPERTY);
         if (jar == null || !Files.isRegularFile(Path.of(jar))) {
             System.out.println("worklist not started: no worklist jar (./xray-screening builds it; or pass -D"
@@ -46,7 +54,50 @@ final class LocalWorklist implements AutoCloseable {
                 "--topic-acquired", topics.topicAcquired, "--topic-recommendations", topics.topicRecommendations,
                 "--topic-alerts", topics.topicAlerts, "--topic-labelled", topics.topicLabelled);
         System.out.println("starting the worklist (it prints its address and a sign-in) ...");
-        return new LocalWorklist(new ProcessBuilder(command).inheritIO().start());
+        LocalWorklist worklist = new LocalWorklist(new ProcessBuilder(command).inheritIO().start());
+        worklist.awaitListening(port, Duration.ofSeconds(90));
+        return worklist;
+    }
+
+    /** Port 0 picks a free port here, so that the run knows where to find it. */
+    static int freePort(int port) throws IOException {
+        if (port != 0) {
+            return port;
+        }
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Waits until the worklist answers (so its address is printed before the studies start), or says why not. */
+    private void awaitListening(int port, Duration timeout) {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpRequest health = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz"))
+                .timeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                System.out.println("the worklist stopped (exit code " + process.exitValue() + "); the run goes on without it");
+                return;
+            }
+            try {
+                if (http.send(health, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        System.out.println("the worklist did not answer within " + timeout.toSeconds() + " s; the run goes on");
     }
 
     @Override
