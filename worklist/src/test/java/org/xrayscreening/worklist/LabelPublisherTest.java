@@ -109,7 +109,10 @@ class LabelPublisherTest {
 
         // a restart rebuilds the click record from the topic: the retry still publishes nothing
         try (Worklist again = Worklist.start(secrets)) {
+            // the same list: both flagged studies, with their numbers
+            assertThat(again.state().flagged(10)).extracting(WorklistState.Study::studyId).contains("st-1", "st-2");
             WorklistState.Study study = again.study(secrets, "st-1");
+            assertThat(study.recommendation().modelScores()).hasSize(2);
             assertThat(study.reviewed()).isTrue();
             assertThat(study.review().reviewer()).isEqualTo("alice");
             assertThat(again.publisher().publish(new LabelPublisher.Click(click, study, true, null, ALICE)))
