@@ -1,20 +1,18 @@
 package org.xrayscreening.worklist;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Base64;
 
 /**
  * Stateless CSRF tokens: {@code <issued epoch seconds>.<HMAC(user | issued)>}, bound to the logged-in user and
- * valid for {@link #lifetime}. A page carries one; every state-changing request must send it back in the
- * {@value #HEADER} header (or the {@value #FORM_FIELD} form field). A cross-site page can neither read a token
+ * valid for a lifetime (12 h in the app). A page carries one; every state-changing request must send it back in the
+ * {@value #HEADER} header. A cross-site page can neither read a token
  * (same-origin policy, CSP frame-ancestors) nor forge one (the secret), and a token stolen from one user is
  * refused for another.
  */
 public final class CsrfTokens {
     public static final String HEADER = "X-CSRF-Token";
-    public static final String FORM_FIELD = "csrf";
 
     private final Secrets secrets;
     private final Duration lifetime;
@@ -57,9 +55,5 @@ public final class CsrfTokens {
 
     private byte[] mac(User user, long issued) {
         return secrets.mac("csrf|" + user.name() + "|" + issued);
-    }
-
-    static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }

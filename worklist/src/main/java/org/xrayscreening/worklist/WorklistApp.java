@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.regex.Pattern;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
@@ -167,8 +166,7 @@ public final class WorklistApp implements AutoCloseable {
             if (site != null && !site.equals("same-origin")) {
                 throw new WorklistException(403, "Cross-site requests may not change anything.");
             }
-            String token = Optional.ofNullable(ctx.header(CsrfTokens.HEADER)).orElse(null);
-            String problem = csrf.problem(result.user(), token);
+            String problem = csrf.problem(result.user(), ctx.header(CsrfTokens.HEADER));
             if (problem != null) {
                 throw new WorklistException(403, "Refused: " + problem + ".");
             }
