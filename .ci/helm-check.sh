@@ -69,6 +69,8 @@ refused "an unknown upgrade mode" "upgradeMode" --set streamJob.upgradeMode=fast
 refused "an image URL prefix that is not http(s)" "must start with https://" --set 'streamJob.imageSources.urlPrefixes={ftp://pacs/}'
 refused "the DICOM gateway without a credentials Secret" "gateway.credentialsSecret" --set gateway.enabled=true
 refused "a relative image file root" "must be an absolute path" --set 'trainer.imageSources.fileRoots={spool}'
+refused "the worklist with HTTP basic but no TLS" "worklist.tls.existingSecret" --set worklist.enabled=true --set worklist.auth.usersSecret=u
+refused "the worklist behind a proxy it cannot tell apart" "trustedProxies" --set worklist.enabled=true --set worklist.auth.usersSecret=u --set worklist.auth.mode=proxy
 
 # No credential may reach a rendered manifest: only references to Secrets.
 for f in "$OUT/default.yaml" "$OUT/all-on.yaml"; do

@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 log="$tmp/local.log"
 
 smoke_run "$log" ./xray-screening local --work-dir "$tmp" --count 30 --rate 10 --demo-images 32 --demo-epochs 1 \
-  --metrics-port 0 --exit-timeout PT5M
+  --metrics-port 0 --exit-timeout PT5M --worklist-port 0
 
 trained=$(grep -c 'published demo version' "$log" || true)
 recommendations=$(grep -cE '^\[ *[0-9.]+s\] +[^ ]+ +(COVID_SUSPECTED|NO_COVID_FINDINGS|INDETERMINATE) ' "$log" || true)
@@ -32,4 +32,5 @@ while read -r path; do
   [[ "$path" == "$tmp"/heatmaps/* ]] || smoke_fail "heatmap outside the work dir: $path"
   [[ "$(head -c 4 "$path" | tail -c 3)" == PNG ]] || smoke_fail "heatmap is not a PNG: $path"
 done <<< "$heatmaps"
+grep -qE '^worklist at http://127\.0\.0\.1:[0-9]+/$' "$log" || smoke_fail "the worklist did not start beside the pipeline"
 echo "smoke-local: OK in $(( $(date +%s) - start )) s"

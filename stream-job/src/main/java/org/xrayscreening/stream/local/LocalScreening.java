@@ -78,6 +78,10 @@ public class LocalScreening implements Callable<Integer> {
     @Option(names = "--demo-epochs", defaultValue = "" + DemoModels.DEFAULT_EPOCHS, description = "Epochs per demo model.")
     int demoEpochs;
 
+    @Option(names = "--worklist-port", defaultValue = "8090",
+            description = "Port of the radiologists' worklist on 127.0.0.1 (0: a free port, -1: no worklist).")
+    int worklistPort;
+
     @Override
     public Integer call() throws Exception {
         ScreeningJob.Options options = parent.options;
@@ -124,6 +128,7 @@ public class LocalScreening implements Callable<Integer> {
                     pipeline.job().getJobID(), String.join(", ", options.models),
                     count < 0 ? "Ctrl-C stops" : "exits once all " + count + " studies have a result (Ctrl-C stops)");
 
+            LocalWorklist worklist = LocalWorklist.start(pipeline.bootstrapServers(), options, worklistPort, workDir, data);
             Thread producer = new Thread(() -> produce(pipeline.bootstrapServers(), options.topicAcquired, running, tally),
                     "sample-producer");
             producer.setDaemon(true);
@@ -133,6 +138,9 @@ public class LocalScreening implements Callable<Integer> {
             } finally {
                 running.set(false);
                 producer.join(5000);
+                if (worklist != null) {
+                    worklist.close();
+                }
                 System.out.println("stopping the Flink job and the embedded broker ...");
                 ScreeningMetrics.stopServing();
             }
