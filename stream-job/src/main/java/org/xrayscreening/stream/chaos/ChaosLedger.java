@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * What the chaos run put on {@code xray.acquired} and what came back on the output topics (read_committed), and
  * the verdict: every input exactly one result (a recommendation for a valid study, a dead letter for a bad
- * input), no duplicates, no gaps. Inputs are grouped by the fault that was the latest one when they were produced,
+ * input, with its expected reason where one is given, e.g. for a bad-input corpus entry), no duplicates, no gaps. Inputs are grouped by the fault that was the latest one when they were produced,
  * so the table shows what each fault did to the records around it. Thread-safe.
  */
 public final class ChaosLedger {
@@ -19,16 +19,28 @@ public final class ChaosLedger {
     public record Row(String fault, long inputs, long recommendations, long deadLetters, long duplicates,
                       long missing, long wrongOutcome) {}
 
-    private record Input(boolean valid, int segment) {}
+    /** The expected outcome of a valid study. */
+    public static final String RECOMMENDATION = "RECOMMENDATION";
+    /** The expected outcome of a bad input whose reason is not checked. */
+    public static final String ANY_DEAD_LETTER = "DEAD_LETTER";
+
+    /** @param expected {@link #RECOMMENDATION}, {@link #ANY_DEAD_LETTER} or a dead-letter reason's name */
+    private record Input(String expected, int segment) {}
 
     private final Map<String, Input> inputs = new LinkedHashMap<>();
     private final Map<String, Integer> recommendations = new HashMap<>();
     private final Map<String, Integer> deadLetters = new HashMap<>();
+    private final Map<String, List<String>> deadLetterReasons = new HashMap<>();
     private long unknownOutputs;
 
-    /** An input the broker acknowledged; {@code valid} false for the bad-input kinds. Keys are unique per run. */
+    /** An input the broker acknowledged; {@code valid} false for a bad input of any reason. Keys are unique per run. */
     public synchronized void produced(String key, boolean valid, int segment) {
-        if (inputs.putIfAbsent(key, new Input(valid, segment)) != null) {
+        produced(key, valid ? RECOMMENDATION : ANY_DEAD_LETTER, segment);
+    }
+
+    /** An input that must end as {@code expected}: {@link #RECOMMENDATION}, {@link #ANY_DEAD_LETTER} or a reason. */
+    public synchronized void produced(String key, String expected, int segment) {
+        if (inputs.putIfAbsent(key, new Input(expected, segment)) != null) {
             throw new IllegalStateException("input key produced twice: " + key);
         }
     }
@@ -38,7 +50,50 @@ public final class ChaosLedger {
     }
 
     public synchronized void deadLetter(String key) {
+        deadLetter(key, null);
+    }
+
+    /** A dead letter with its reason (a {@code DeadLetterReason} name; null if unknown). */
+    public synchronized void deadLetter(String key, String reason) {
         count(deadLetters, key);
+        deadLetterReasons.computeIfAbsent(String.valueOf(key), k -> new ArrayList<>()).add(reason);
+    }
+
+    /** The reasons of the dead letters read for {@code key} so far (empty if none). */
+    public synchronized List<String> deadLetterReasons(String key) {
+        return List.copyOf(deadLetterReasons.getOrDefault(key, List.of()));
+    }
+
+    /** Every result read for {@code key}: {@link #RECOMMENDATION} for each recommendation, then each dead letter's reason. */
+    public synchronized List<String> outcomes(String key) {
+        List<String> got = new ArrayList<>();
+        for (int i = recommendations.getOrDefault(key, 0); i > 0; i--) {
+            got.add(RECOMMENDATION);
+        }
+        got.addAll(deadLetterReasons.getOrDefault(key, List.of()));
+        return got;
+    }
+
+    /** Inputs with a result of the wrong kind or reason, as "key: expected X, got Y" lines (keys are not patient data). */
+    public synchronized List<String> wrongOutcomes() {
+        List<String> wrong = new ArrayList<>();
+        for (Map.Entry<String, Input> e : inputs.entrySet()) {
+            if (isWrong(e.getKey(), e.getValue())) {
+                wrong.add(e.getKey() + ": expected " + e.getValue().expected() + ", got " + outcomes(e.getKey()));
+            }
+        }
+        return wrong;
+    }
+
+    private boolean isWrong(String key, Input input) {
+        int recs = recommendations.getOrDefault(key, 0);
+        int dls = deadLetters.getOrDefault(key, 0);
+        return switch (input.expected()) {
+            case RECOMMENDATION -> dls > 0;
+            case ANY_DEAD_LETTER -> recs > 0;
+            default -> recs > 0 || deadLetterReasons.getOrDefault(key, List.of()).stream()
+                    .anyMatch(r -> !input.expected().equals(r));
+        };
     }
 
     private void count(Map<String, Integer> results, String key) {
@@ -52,6 +107,7 @@ public final class ChaosLedger {
     public synchronized void clearResults() {
         recommendations.clear();
         deadLetters.clear();
+        deadLetterReasons.clear();
         unknownOutputs = 0;
     }
 
@@ -91,8 +147,7 @@ public final class ChaosLedger {
                 c[2] += dls;
                 c[3] += Math.max(0, recs + dls - 1);
                 c[4] += recs + dls == 0 ? 1 : 0;
-                boolean wrong = e.getValue().valid() ? dls > 0 : recs > 0;
-                c[5] += wrong ? 1 : 0;
+                c[5] += isWrong(key, e.getValue()) ? 1 : 0;
             }
             rows.add(new Row(faults.get(s), c[0], c[1], c[2], c[3], c[4], c[5]));
             for (int i = 0; i < 6; i++) {

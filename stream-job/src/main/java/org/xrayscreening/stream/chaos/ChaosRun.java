@@ -27,6 +27,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.xrayscreening.connectors.event.DeadLetter;
+import org.xrayscreening.connectors.event.DeadLetterReason;
+import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ImageReference;
 import org.xrayscreening.connectors.event.Recommendation;
@@ -37,6 +39,7 @@ import org.xrayscreening.stream.ScreeningJob;
 import org.xrayscreening.stream.local.DemoModels;
 import org.xrayscreening.stream.local.EmbeddedPipeline;
 import org.xrayscreening.stream.local.SampleStudies;
+import org.xrayscreening.stream.scoring.InjectedCrash;
 import org.xrayscreening.stream.scoring.InjectedFault;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -44,11 +47,13 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * The chaos run: starts the standalone cluster of {@code scripts/cluster.sh} (1 JobManager + 2 TaskManagers + a
- * Kafka broker, separate JVMs), submits the cluster job jar with Flink's CLI, streams synthetic studies plus bad
- * inputs, and injects one fault after another: {@code kill -9} of a TaskManager (restarted at once), a study that
- * makes a model operator throw once, {@code kill -9} of the broker (restarted on the same log directory), and a
- * stop-with-savepoint + resubmit. Then reads the output topics read_committed and checks that every input has
- * exactly one recommendation or one dead letter, and that the TaskManagers' Prometheus counters agree
+ * Kafka broker, separate JVMs), submits the cluster job jar with Flink's CLI, streams synthetic studies plus the
+ * whole bad-input corpus (the checked-in folder, {@link BadInputFolder}), and injects one fault after another:
+ * {@code kill -9} of a TaskManager (restarted at once), a study that makes a model operator throw once, an image
+ * that halts the TaskManager JVM that scores it (until the attempt journal dead-letters it), {@code kill -9} of
+ * the broker (restarted on the same log directory), and a stop-with-savepoint + resubmit. Then reads the output
+ * topics read_committed and checks that every input has exactly one recommendation or one dead letter (a corpus
+ * entry with its manifest's outcome and reason), and that the TaskManagers' Prometheus counters agree
  * (consumed = recommendations + dead letters) for the run after the last restart. Prints a table; exits 1 if
  * anything is off.
  */
@@ -59,7 +64,11 @@ public class ChaosRun implements Callable<Integer> {
 
     static final List<String> FAULTS = List.of("none (before the first fault)",
             "kill -9 TaskManager 1, restarted", "model operator throws once (marked study)",
+            "marked image halts its TaskManager JVM (x2)",
             "kill -9 Kafka broker, restarted on its log dir", "stop-with-savepoint + resubmit");
+    private static final int HALT_FAULT = 3;
+    /** Deaths of a worker on one record before the job dead-letters it (the job's --max-worker-crashes). */
+    private static final int MAX_WORKER_CRASHES = 2;
 
     @ParentCommand
     ScreeningJob parent;
@@ -67,14 +76,15 @@ public class ChaosRun implements Callable<Integer> {
     @Option(names = "--work-dir", description = "Where the run keeps everything (cluster, logs, registry). Default: a new folder under the temp dir.")
     Path workDir;
 
-    @Option(names = "--studies", defaultValue = "500", description = "Inputs to stream, bad ones included.")
+    @Option(names = "--studies", defaultValue = "500", description = "Inputs to stream: synthetic studies plus every entry of the bad-input corpus.")
     int studies;
+
+    @Option(names = "--corpus", defaultValue = "connectors/src/test/resources/bad-inputs/v1",
+            description = "The bad-input corpus folder (manifest.tsv + files); the job gets the limits its manifest states.")
+    Path corpusDir;
 
     @Option(names = "--rate", defaultValue = "4", description = "Inputs produced per second.")
     double rate;
-
-    @Option(names = "--bad-every", defaultValue = "10", description = "Every n-th input is a bad one (malformed JSON, unknown content type, corrupt PNG, forbidden file).")
-    int badEvery;
 
     @Option(names = "--image-size", defaultValue = "256", description = "Side of the synthetic X-rays.")
     int imageSize;
@@ -117,6 +127,9 @@ public class ChaosRun implements Callable<Integer> {
     private volatile boolean producerDone;
     private final long started = System.nanoTime();
     private final EventCodec codec = new EventCodec();
+    private BadInputFolder corpus;
+    private volatile String poisonKey;
+    private volatile long lastHaltAt;
 
     @Override
     public Integer call() throws Exception {
@@ -128,8 +141,17 @@ public class ChaosRun implements Callable<Integer> {
         Path registry = workDir.resolve("registry");
         Path spool = workDir.resolve("spool");
         Path faults = workDir.resolve("injected-faults");
+        Path halts = workDir.resolve("injected-halts");
         Files.createDirectories(spool);
         log("work dir %s", workDir);
+        corpus = BadInputFolder.read(corpusDir);
+        if (studies <= corpus.entries().size()) {
+            throw new IllegalArgumentException("--studies " + studies + " must be more than the corpus's "
+                    + corpus.entries().size() + " entries");
+        }
+        corpus.writeImages(spool);
+        log("bad-input corpus %s: %d entries among %d inputs (%s)", corpusDir, corpus.entries().size(), studies,
+                corpus.limits());
 
         List<ModelSpec> specs = new ArrayList<>();
         for (String m : options.models) {
@@ -138,7 +160,8 @@ public class ChaosRun implements Callable<Integer> {
         EmbeddedPipeline.demoModels(registry, demoInputSize, demoImages, demoEpochs).ensureProduction(specs);
 
         StandaloneCluster cluster = new StandaloneCluster(clusterScript, workDir.resolve("cluster"),
-                Map.of("XRAY_TM_JAVA_OPTS", "-D" + InjectedFault.PROPERTY + "=" + faults));
+                Map.of("XRAY_TM_JAVA_OPTS", "-D" + InjectedFault.PROPERTY + "=" + faults
+                        + " -D" + InjectedCrash.PROPERTY + "=" + halts));
         Thread stopOnExit = new Thread(() -> {
             try {
                 cluster.close();
@@ -148,7 +171,7 @@ public class ChaosRun implements Callable<Integer> {
         }, "chaos-cluster-stop");
         Runtime.getRuntime().addShutdownHook(stopOnExit);
         try {
-            return run(options, cluster, registry, spool, faults);
+            return run(options, cluster, registry, spool, faults, halts);
         } finally {
             cluster.close();
             Runtime.getRuntime().removeShutdownHook(stopOnExit);
@@ -156,8 +179,8 @@ public class ChaosRun implements Callable<Integer> {
         }
     }
 
-    private int run(ScreeningJob.Options options, StandaloneCluster cluster, Path registry, Path spool, Path faults)
-            throws Exception {
+    private int run(ScreeningJob.Options options, StandaloneCluster cluster, Path registry, Path spool, Path faults,
+                    Path halts) throws Exception {
         long t0 = System.nanoTime();
         cluster.start(taskManagers, tmMemory);
         log("cluster up in %.1f s: Flink %s, Kafka %s", seconds(t0), cluster.restUrl(), cluster.bootstrapServers());
@@ -174,7 +197,17 @@ public class ChaosRun implements Callable<Integer> {
                 "--min-models", Integer.toString(Math.min(options.minModels, options.models.size())),
                 "--parallelism", Integer.toString(taskManagers), "--checkpoint-interval", "2000",
                 "--metrics-host", "127.0.0.1", "--allow-file-root", spool.toString(),
+                // the limits and URL prefix the corpus's expected reasons were made for (its manifest's first line)
+                "--max-image-bytes", Long.toString(corpus.limits().maxBytes()),
+                "--max-image-pixels", Long.toString(corpus.limits().maxPixels()),
+                "--allow-url-prefix", corpus.limits().allowedUrlPrefix(),
+                "--attempt-journal", workDir.resolve("attempt-journal").toString(),
+                "--max-worker-crashes", Integer.toString(MAX_WORKER_CRASHES),
                 "--group-id", "chaos-" + runId, "--transactional-id-prefix", "chaos-" + runId);
+        if (corpus.limits().maxSide() != ImageLimits.DEFAULTS.maxSide()) {
+            throw new IllegalStateException("the corpus assumes " + corpus.limits().maxSide() + " pixels a side, the job "
+                    + "has " + ImageLimits.DEFAULTS.maxSide() + " (not configurable)");
+        }
         String jobId = cluster.submit(jobArgs, null);
         log("job %s submitted with the CLI; waiting for it to run and complete a checkpoint", jobId);
         log("job running %s after the submission", format(awaitRecovery(cluster, jobId, System.currentTimeMillis())));
@@ -200,7 +233,7 @@ public class ChaosRun implements Callable<Integer> {
                 return 1;
             }
             segment = fault;
-            if (fault < FAULTS.size() - 1) {
+            if (fault < FAULTS.size() - 1 && fault != HALT_FAULT) {
                 allowed = due(fault + 1);
             }
             log("fault %d: %s (after %d inputs)", fault, FAULTS.get(fault), produced.get());
@@ -213,11 +246,16 @@ public class ChaosRun implements Callable<Integer> {
                 case 2 -> {
                     try (KafkaProducer<String, byte[]> one = producer(cluster.bootstrapServers())) {
                         String key = InjectedFault.MARKER + runId;
-                        send(one, options.topicAcquired, key, inlinePng(key, 4242), true);
+                        send(one, options.topicAcquired, key, inlinePng(key, 4242), ChaosLedger.RECOMMENDATION);
                     }
                     faultAt = awaitInjectedFault(faults);
                 }
-                case 3 -> {
+                case HALT_FAULT -> {
+                    String key = InjectedCrash.markerFor(ModelSpec.parse(options.models.get(0).trim()).architecture().id())
+                            + runId;
+                    faultAt = haltTwice(cluster, options, key, halts);
+                }
+                case 4 -> {
                     cluster.killKafka();
                     Thread.sleep(brokerDown.toMillis());
                     cluster.startKafka();
@@ -235,7 +273,14 @@ public class ChaosRun implements Callable<Integer> {
                     log("resubmitted from the savepoint as job %s", jobId);
                 }
             }
-            Duration recovery = awaitRecovery(cluster, jobId, faultAt);
+            Duration recovery;
+            if (fault == HALT_FAULT) {
+                // from the first halt until running again with a checkpoint after the last one
+                recovery = awaitRecovery(cluster, jobId, lastHaltAt).plusMillis(lastHaltAt - faultAt);
+                allowed = due(fault + 1);
+            } else {
+                recovery = awaitRecovery(cluster, jobId, faultAt);
+            }
             recoveries.add(format(recovery));
             log("recovered in %s (job running, checkpoint completed)", format(recovery));
         }
@@ -266,12 +311,101 @@ public class ChaosRun implements Callable<Integer> {
         System.out.println();
         String metricsVerdict = PrometheusTotals.compare(firstJob, beforeLastRestart, after);
         System.out.println(metricsVerdict);
+        long corpusAsExpected = corpus.entries().stream()
+                .filter(e -> ledger.outcomes(e.studyId()).equals(List.of(e.expected()))).count();
+        long corpusBad = corpus.entries().stream().filter(e -> !e.valid()).count();
+        System.out.printf(Locale.ROOT, "bad-input corpus: %d of %d entries as the manifest expects (%d dead letters "
+                + "with their reason, %d valid-but-unusual images recommended on)%n", corpusAsExpected,
+                corpus.entries().size(), corpusBad, corpus.entries().size() - corpusBad);
+        int haltCount = haltsRecorded(halts);
+        List<String> poisonReasons = ledger.deadLetterReasons(poisonKey);
+        boolean poisonContained = haltCount == MAX_WORKER_CRASHES
+                && poisonReasons.equals(List.of(DeadLetterReason.IMAGE_CRASHED_WORKER.name()));
+        System.out.printf(Locale.ROOT, "poison image: halted a TaskManager %d time(s) (the job allows %d), then %s%n",
+                haltCount, MAX_WORKER_CRASHES, poisonReasons.isEmpty() ? "NO dead letter" : "dead-lettered " + poisonReasons);
+        for (String wrong : ledger.wrongOutcomes()) {
+            System.out.println("wrong outcome: " + wrong);
+        }
         boolean exactlyOnce = ledger.exactlyOnce();
         boolean metricsAgree = metricsVerdict.startsWith("metrics agree");
-        System.out.printf(Locale.ROOT, "chaos: %s; results for unknown keys %d; metrics %s; %.0f s in all%n",
+        System.out.printf(Locale.ROOT, "chaos: %s; results for unknown keys %d; metrics %s; poison image %s; %.0f s in all%n",
                 exactlyOnce ? "every input has exactly one result" : "EXACTLY-ONCE VIOLATED",
-                ledger.unknownOutputs(), metricsAgree ? "agree" : "DISAGREE", seconds(started));
-        return exactlyOnce && metricsAgree ? 0 : 1;
+                ledger.unknownOutputs(), metricsAgree ? "agree" : "DISAGREE",
+                poisonContained ? "contained" : "NOT CONTAINED", seconds(started));
+        return exactlyOnce && metricsAgree && poisonContained ? 0 : 1;
+    }
+
+    /**
+     * The poison-image fault: once every earlier input has its committed result (so no other record is in flight
+     * in the TaskManager that dies; see docs/reliability.md), sends a study that halts the JVM of the first
+     * model's operator that scores it ({@link InjectedCrash}), and restarts each TaskManager that died, as the
+     * {@code kill -9} fault does, until the study's dead letter is read. Returns when the first halt happened.
+     */
+    private long haltTwice(StandaloneCluster cluster, ScreeningJob.Options options, String key, Path halts)
+            throws Exception {
+        long deadline = System.nanoTime() + resultTimeout.toNanos();
+        while (ledger.missing() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(250);
+        }
+        log("%s", ledger.missing() == 0 ? "every earlier input has its result; sending the poison image"
+                : "still " + ledger.missing() + " results missing; sending the poison image anyway");
+        poisonKey = key;
+        try (KafkaProducer<String, byte[]> one = producer(cluster.bootstrapServers())) {
+            send(one, options.topicAcquired, key, inlinePng(key, 4343), DeadLetterReason.IMAGE_CRASHED_WORKER.name());
+        }
+        long firstHalt = -1;
+        int handled = 0;
+        deadline = System.nanoTime() + recoveryTimeout.toNanos() * (MAX_WORKER_CRASHES + 1);
+        while (ledger.deadLetterReasons(key).isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the poison image was not dead-lettered within "
+                        + recoveryTimeout.multipliedBy(MAX_WORKER_CRASHES + 1) + " (" + handled + " halts)");
+            }
+            List<Long> times = haltTimes(halts);
+            if (times.size() > handled) {
+                long at = times.get(times.size() - 1);
+                firstHalt = firstHalt < 0 ? times.get(0) : firstHalt;
+                lastHaltAt = at;
+                handled = times.size();
+                List<Integer> dead = List.of();
+                for (int i = 0; i < 200 && dead.isEmpty(); i++) { // the halt follows its record at once
+                    dead = cluster.deadTaskManagers();
+                    if (dead.isEmpty()) {
+                        Thread.sleep(100);
+                    }
+                }
+                log("halt %d: TaskManager %s died; restarting it", handled, dead);
+                for (int tm : dead) {
+                    cluster.startTaskManager(tm);
+                }
+            }
+            Thread.sleep(200);
+        }
+        log("poison image dead-lettered %s after %d halt(s)", ledger.deadLetterReasons(key), handled);
+        if (firstHalt < 0) {
+            throw new IllegalStateException("the poison image was dead-lettered without halting a TaskManager "
+                    + "(is the test switch " + InjectedCrash.PROPERTY + " reaching the TaskManagers?)");
+        }
+        return firstHalt;
+    }
+
+    /** When each recorded halt happened (its marker file's time), in order. */
+    private static List<Long> haltTimes(Path halts) throws IOException {
+        if (!Files.isDirectory(halts)) {
+            return List.of();
+        }
+        List<Long> times = new ArrayList<>();
+        try (var files = Files.list(halts)) {
+            for (Path f : files.toList()) {
+                times.add(Files.getLastModifiedTime(f).toMillis());
+            }
+        }
+        times.sort(null);
+        return times;
+    }
+
+    private static int haltsRecorded(Path halts) throws IOException {
+        return haltTimes(halts).size();
     }
 
     /** The marked study was produced; its fault happened when the model operator created the marker file. */
@@ -319,18 +453,21 @@ public class ChaosRun implements Callable<Integer> {
     private void produce(String bootstrap, String topic, Path spool) {
         Random random = new Random(11);
         long sleepMillis = Math.max(1, (long) (1000 / rate));
+        List<BadInputFolder.Entry> entries = corpus.entries();
         try (KafkaProducer<String, byte[]> producer = producer(bootstrap)) {
             for (int i = 0; i < studies; i++) {
                 while (i >= allowed) {
                     Thread.sleep(50);
                 }
-                boolean bad = badEvery > 0 && i % badEvery == badEvery - 1;
-                if (bad) {
-                    String key = String.format(Locale.ROOT, "chaos-bad-%06d", i);
-                    send(producer, topic, key, badInput(key, i / badEvery), false);
+                // the corpus spread evenly over the run: input i is entry k when i crosses k's share
+                long k = (long) i * entries.size() / studies;
+                boolean corpusEntry = (long) (i + 1) * entries.size() / studies > k;
+                if (corpusEntry) {
+                    BadInputFolder.Entry e = entries.get((int) k);
+                    send(producer, topic, e.studyId(), e.record(spool), e.expected());
                 } else {
                     SampleStudies.Sample s = SampleStudies.synthetic(i, imageSize, spool, random);
-                    send(producer, topic, s.studyId(), s.json(), true);
+                    send(producer, topic, s.studyId(), s.json(), ChaosLedger.RECOMMENDATION);
                 }
                 nextIndex.set(i + 1);
                 Thread.sleep(sleepMillis);
@@ -358,11 +495,12 @@ public class ChaosRun implements Callable<Integer> {
                 "max.request.size", Integer.toString(8 << 20)));
     }
 
-    private void send(KafkaProducer<String, byte[]> producer, String topic, String key, byte[] value, boolean valid)
+    /** {@code expected}: {@link ChaosLedger#RECOMMENDATION} or the dead-letter reason the input must get. */
+    private void send(KafkaProducer<String, byte[]> producer, String topic, String key, byte[] value, String expected)
             throws Exception {
         int seg = segment;
         producer.send(new ProducerRecord<>(topic, key, value)).get(); // an input only once the broker has it
-        ledger.produced(key, valid, seg);
+        ledger.produced(key, expected, seg);
         long n = produced.incrementAndGet();
         if (n % 50 == 0) {
             log("produced %d of %d inputs; results so far %d missing", n, studies, ledger.missing());
@@ -373,20 +511,6 @@ public class ChaosRun implements Callable<Integer> {
         SyntheticChestXray xray = SyntheticChestXray.of(seed, imageSize, false);
         return new EventCodec().toJson(new XrayAcquired(EventCodec.SCHEMA_VERSION, studyId, "chaos-patient-" + seed,
                 Instant.now(), "PA", "chaos", ImageReference.inline(ImageReference.PNG, SampleStudies.encode(xray.gray8(), "png"))));
-    }
-
-    /** Four kinds of bad input in turn; each must become a dead letter, never a recommendation. */
-    private static byte[] badInput(String studyId, int kind) {
-        EventCodec codec = new EventCodec();
-        return switch (kind % 4) {
-            case 0 -> ("{\"schemaVersion\":1,\"studyId\":\"" + studyId + "\"").getBytes(); // truncated JSON
-            case 1 -> codec.toJson(new XrayAcquired(EventCodec.SCHEMA_VERSION, studyId, null, Instant.now(), "PA",
-                    "chaos", ImageReference.inline("image/tiff", new byte[] {73, 73, 42, 0})));
-            case 2 -> codec.toJson(new XrayAcquired(EventCodec.SCHEMA_VERSION, studyId, null, Instant.now(), "PA",
-                    "chaos", ImageReference.inline(ImageReference.PNG, new byte[] {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3})));
-            default -> codec.toJson(new XrayAcquired(EventCodec.SCHEMA_VERSION, studyId, null, Instant.now(), "PA",
-                    "chaos", ImageReference.at(ImageReference.DICOM, "file:///etc/passwd")));
-        };
     }
 
     /**
@@ -420,7 +544,8 @@ public class ChaosRun implements Callable<Integer> {
     private int record(ConsumerRecords<String, byte[]> records, ScreeningJob.Options options) {
         for (ConsumerRecord<String, byte[]> r : records) {
             if (r.topic().equals(options.topicDeadLetter)) {
-                ledger.deadLetter(codec.fromJson(r.value(), DeadLetter.class).key());
+                DeadLetter d = codec.fromJson(r.value(), DeadLetter.class);
+                ledger.deadLetter(d.key(), d.reason() == null ? null : d.reason().name());
             } else {
                 ledger.recommendation(codec.fromJson(r.value(), Recommendation.class).studyId());
             }

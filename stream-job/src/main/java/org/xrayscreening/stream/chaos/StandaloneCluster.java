@@ -107,6 +107,33 @@ final class StandaloneCluster implements AutoCloseable {
         run("start-taskmanager", Integer.toString(n));
     }
 
+    /**
+     * TaskManagers (1-based) whose process is gone, from the script's pid files. A process that ended is a zombie
+     * until its parent reaps it, so the state in {@code /proc} counts, not only whether the pid exists.
+     */
+    List<Integer> deadTaskManagers() throws IOException {
+        List<Integer> dead = new ArrayList<>();
+        int n = Integer.parseInt(env.getOrDefault("TASKMANAGERS", "0"));
+        for (int i = 1; i <= n; i++) {
+            Path pidFile = dir.resolve("pids").resolve("taskmanager-" + i + ".pid");
+            String pid = Files.isRegularFile(pidFile) ? Files.readString(pidFile).trim() : "";
+            if (pid.isEmpty() || !running(Path.of("/proc", pid, "stat"))) {
+                dead.add(i);
+            }
+        }
+        return dead;
+    }
+
+    private static boolean running(Path procStat) {
+        try {
+            String stat = Files.readString(procStat);
+            char state = stat.substring(stat.lastIndexOf(')') + 2).charAt(0); // after "pid (comm) "
+            return state != 'Z' && state != 'X';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     void killKafka() throws IOException, InterruptedException {
         run("kill-kafka");
     }

@@ -74,11 +74,12 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
         if (outOfMemoryPrefix != null) {
             LOG.warn("test switch {} is set: studies whose id starts with it throw OutOfMemoryError", OUT_OF_MEMORY_SWITCH);
         }
-        ScreeningMetrics.serve(metricsHost, metricsPort);
         // On a session cluster every job (and a resubmitted one) gets its own classloader, with its own copy of
-        // ScreeningMetrics: the port must be free again when this job's classes are released.
+        // ScreeningMetrics: the port must be free again when this job's classes are released. Registered before
+        // serving, so that a start that is interrupted (the task cancelled meanwhile) is stopped as well.
         getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent("xray-metrics-endpoint",
                 ScreeningMetrics::stopServing);
+        ScreeningMetrics.serve(metricsHost, metricsPort);
         codec = new EventCodec(limits);
         loader = new ImageLoader(limits, imageSources);
         LOG.info("image sources: {}", imageSources.summary());

@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 
 /**
  * The job's Prometheus metrics. One set per JVM (a TaskManager, or the local run): Flink runs many operator
@@ -24,7 +26,8 @@ public final class ScreeningMetrics {
     private static final Object SERVER_LOCK = new Object();
     /** Per-JVM override of the job's metrics port, e.g. {@code -Dxray.metrics.port=9405} on a TaskManager. */
     public static final String PORT_PROPERTY = "xray.metrics.port";
-    private static HTTPServer server;
+    /** The endpoint, started or starting; null when none. */
+    private static FutureTask<HTTPServer> server;
 
     public final Counter eventsConsumed;
     public final Counter recommendations;
@@ -106,36 +109,84 @@ public final class ScreeningMetrics {
      * Starts the HTTP endpoint once per JVM; later calls (other subtasks in the same TaskManager) are no-ops.
      * Port 0 disables it. The JVM's system property {@value #PORT_PROPERTY} wins over the job's port: on a
      * standalone cluster with several TaskManagers on one host (scripts/cluster.sh) each needs its own.
+     *
+     * <p>The server is started on a thread of its own, not on the caller's: the caller is a task thread in
+     * {@code open()}, and Flink interrupts it when the task is cancelled (a failover while the job is still
+     * starting). In the chaos run a cancellation that hit the start left the port bound by a server nobody held,
+     * so every later attempt in that TaskManager failed with "Address already in use" and the job restarted
+     * forever. Started apart, the server is kept even when the caller gives up waiting for it.
      */
     public static void serve(String host, int port) {
-        port = Integer.getInteger(PORT_PROPERTY, port);
-        if (port <= 0) {
+        int effective = Integer.getInteger(PORT_PROPERTY, port);
+        if (effective <= 0) {
             return;
         }
+        FutureTask<HTTPServer> start;
         synchronized (SERVER_LOCK) {
-            if (server != null) {
-                return;
+            if (server == null) {
+                server = new FutureTask<>(() -> HTTPServer.builder().hostname(host).port(effective).buildAndStart());
+                Thread starter = new Thread(server, "xray-metrics-endpoint-start");
+                starter.setDaemon(true);
+                starter.start();
             }
-            try {
-                server = HTTPServer.builder().hostname(host).port(port).buildAndStart();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot serve metrics on " + host + ":" + port, e);
+            start = server;
+        }
+        try {
+            start.get();
+        } catch (ExecutionException e) {
+            synchronized (SERVER_LOCK) {
+                if (server == start) {
+                    server = null; // nothing is bound: a later call may try again
+                }
+            }
+            throw new UncheckedIOException("cannot serve metrics on " + host + ":" + effective,
+                    e.getCause() instanceof IOException io ? io : new IOException(e.getCause()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the metrics endpoint on " + host + ":" + effective
+                    + " was starting (it goes on starting and is kept)", e);
+        }
+    }
+
+    /** The started endpoint, or null if none is running (waits for a start in progress). */
+    private static HTTPServer started() {
+        FutureTask<HTTPServer> start;
+        synchronized (SERVER_LOCK) {
+            start = server;
+        }
+        if (start == null) {
+            return null;
+        }
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return start.get();
+                } catch (InterruptedException e) {
+                    interrupted = true; // a release hook must not leave the port bound: wait on
+                } catch (ExecutionException e) {
+                    return null;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }
 
     public static int servingPort() {
-        synchronized (SERVER_LOCK) {
-            return server == null ? -1 : server.getPort();
-        }
+        HTTPServer running = started();
+        return running == null ? -1 : running.getPort();
     }
 
     public static void stopServing() {
+        HTTPServer running = started();
         synchronized (SERVER_LOCK) {
-            if (server != null) {
-                server.close();
-                server = null;
-            }
+            server = null;
+        }
+        if (running != null) {
+            running.close();
         }
     }
 }

@@ -251,6 +251,11 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
         }
         long start = System.nanoTime();
         if (!inputs.isEmpty()) {
+            // test-only, off by default: the JVM dies here, inside the journaled attempts, as a crash in native
+            // inference would
+            for (int i : prepared) {
+                InjectedCrash.maybeHalt(batch.get(i).getValue().studyId, architecture.id());
+            }
             try {
                 float[] probabilities = classifier.predictPreprocessed(inputs);
                 double seconds = (System.nanoTime() - start) / 1e9;

@@ -127,4 +127,28 @@ class ChaosLedgerTest {
         return Map.of(PrometheusTotals.CONSUMED, consumed, PrometheusTotals.RECOMMENDATIONS, recommendations,
                 PrometheusTotals.DEAD_LETTERS, deadLetters, "unreachable", unreachable);
     }
+
+    @Test
+    void aDeadLetterWithAnotherReasonThanExpectedIsAWrongOutcome() {
+        ChaosLedger ledger = new ChaosLedger();
+        ledger.produced("corpus-png-truncated", "UNDECODABLE_IMAGE", 0);
+        ledger.produced("corpus-type-gif", "UNKNOWN_CONTENT_TYPE", 0);
+        ledger.produced("corpus-png-palette", ChaosLedger.RECOMMENDATION, 0);
+        ledger.deadLetter("corpus-png-truncated", "UNDECODABLE_IMAGE");
+        ledger.deadLetter("corpus-type-gif", "UNDECODABLE_IMAGE"); // dead, but for the wrong reason
+        ledger.recommendation("corpus-png-palette");
+
+        assertThat(ledger.exactlyOnce()).isFalse();
+        assertThat(ledger.rows(List.of("none")).get(0)).isEqualTo(new ChaosLedger.Row("none", 3, 1, 2, 0, 0, 1));
+        assertThat(ledger.wrongOutcomes()).containsExactly(
+                "corpus-type-gif: expected UNKNOWN_CONTENT_TYPE, got [UNDECODABLE_IMAGE]");
+        assertThat(ledger.outcomes("corpus-png-truncated")).containsExactly("UNDECODABLE_IMAGE");
+        assertThat(ledger.outcomes("corpus-png-palette")).containsExactly(ChaosLedger.RECOMMENDATION);
+
+        ChaosLedger right = new ChaosLedger();
+        right.produced("corpus-type-gif", "UNKNOWN_CONTENT_TYPE", 0);
+        right.deadLetter("corpus-type-gif", "UNKNOWN_CONTENT_TYPE");
+        assertThat(right.exactlyOnce()).isTrue();
+        assertThat(right.wrongOutcomes()).isEmpty();
+    }
 }
