@@ -153,7 +153,7 @@ public final class TfjsLayersModel {
         if (!manifest.isArray() || manifest.isEmpty()) {
             throw refuse(modelJson, "no weightsManifest");
         }
-        Path dir = modelJson.toAbsolutePath().getParent();
+        Path dir = modelJson.toAbsolutePath().normalize().getParent();
         Map<String, Weight> weights = new LinkedHashMap<>();
         for (JsonNode group : manifest) {
             readGroup(modelJson, dir, group, weights);
