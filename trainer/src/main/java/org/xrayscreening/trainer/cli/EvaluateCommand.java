@@ -26,7 +26,10 @@ import org.xrayscreening.trainer.dataset.DatasetSplit;
 import org.xrayscreening.trainer.dataset.PreparedImages;
 import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
+import org.xrayscreening.trainer.evaluation.Bootstrap;
+import org.xrayscreening.trainer.evaluation.Calibration;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
+import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
 import org.xrayscreening.trainer.evaluation.PrecisionAgreement;
 import org.xrayscreening.trainer.report.EvaluationReport;
@@ -53,8 +56,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     Path data;
 
     @Option(names = "--split", defaultValue = "test",
-            description = "test, validation, train or all (default: ${DEFAULT-VALUE}); the split is recomputed from"
-                    + " --seed and the fractions, which must match training")
+            description = "test, validation, train, all, or excluded (every image of the --exclude-source sources:"
+                    + " leave-one-source-out) (default: ${DEFAULT-VALUE}); the split is recomputed from --seed, the"
+                    + " fractions and --exclude-source, which must match training")
     String split;
 
     @Option(names = "--seed", defaultValue = "42", description = "split seed used in training (default: ${DEFAULT-VALUE})")
@@ -65,6 +69,28 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--validation-fraction", defaultValue = "0.30")
     double validationFraction;
+
+    @Option(names = "--exclude-source", paramLabel = "SOURCE",
+            description = "as in train: the split (so the validation images) is computed without this source;"
+                    + " give the same as the model's training run; repeatable")
+    List<String> excludeSources = List.of();
+
+    @Option(names = "--only-source", paramLabel = "SOURCE",
+            description = "evaluate only the images of this source (manifest column source_repo/source); repeatable")
+    List<String> onlySources = List.of();
+
+    @Option(names = "--bootstrap", defaultValue = "1000",
+            description = "bootstrap replicates for the 95%% intervals (patients resampled); 0 = no protocol section"
+                    + " (default: ${DEFAULT-VALUE})")
+    int bootstrapReplicates;
+
+    @Option(names = "--bootstrap-seed", defaultValue = "" + Bootstrap.DEFAULT_SEED,
+            description = "seed of the bootstrap draws (default: ${DEFAULT-VALUE})")
+    long bootstrapSeed;
+
+    @Option(names = "--calibration-bins", defaultValue = "" + Calibration.DEFAULT_BINS,
+            description = "equal-width score bins of the reliability plot and ECE (default: ${DEFAULT-VALUE})")
+    int calibrationBins;
 
     @Option(names = "--target-sensitivity", defaultValue = "0.95",
             description = "the second table's threshold is chosen on validation for this sensitivity (default: ${DEFAULT-VALUE})")
@@ -95,7 +121,12 @@ public final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainerCli.configureThreads(threads);
         scoreCache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
-        Dataset dataset = Dataset.load(data);
+        if (bootstrapReplicates < 0 || calibrationBins < 1) {
+            System.err.println("--bootstrap must be >= 0 and --calibration-bins >= 1");
+            return 2;
+        }
+        Dataset full = Dataset.load(data);
+        Dataset dataset = full.withoutSources(excludeSources);
         SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);
         DatasetSplit ds = DatasetSplit.of(dataset, spec);
         List<DatasetEntry> evalEntries;
@@ -103,12 +134,30 @@ public final class EvaluateCommand implements Callable<Integer> {
         if ("all".equalsIgnoreCase(split)) {
             evalEntries = dataset.entries();
             splitName = "all";
+        } else if ("excluded".equalsIgnoreCase(split)) {
+            if (excludeSources.isEmpty()) {
+                System.err.println("--split excluded needs --exclude-source (the sources the model never saw)");
+                return 2;
+            }
+            evalEntries = full.onlySources(excludeSources).entries();
+            splitName = "excluded";
         } else {
             Split s = Split.parse(split);
             evalEntries = ds.get(s);
             splitName = s.id();
         }
+        String cacheSplit = splitName; // a source's scores are picked out of its split's cached file
+        if (!onlySources.isEmpty()) {
+            full.onlySources(onlySources); // names every source of the data if one is misspelt
+            evalEntries = evalEntries.stream().filter(e -> onlySources.contains(e.source())).toList();
+            if (evalEntries.isEmpty()) {
+                System.err.println("the " + split + " split holds no image of " + onlySources);
+                return 2;
+            }
+            splitName = splitName + " of " + String.join(" + ", onlySources);
+        }
         List<DatasetEntry> validationEntries = ds.get(Split.VALIDATION);
+        List<DatasetEntry> evaluated = evalEntries;
         System.out.println("evaluating on " + splitName + ": " + evalEntries.size() + " images; validation (threshold): "
                 + validationEntries.size() + "; split " + ds.summary());
 
@@ -119,6 +168,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         List<Precision> precisions = precisionNames.stream().map(Precision::parse).distinct().toList();
         Map<Precision, List<ModelScores>> byPrecision = new LinkedHashMap<>();
         List<PrecisionAgreement> agreements = new ArrayList<>();
+        Map<String, Double> modelThresholds = new HashMap<>();
         for (String m : models) {
           ModelRef ref = ModelRef.parse(m);
           ModelScores fp32Scores = null;
@@ -127,12 +177,12 @@ public final class EvaluateCommand implements Callable<Integer> {
                     precision)) {
                 Preprocessor pre = classifier.preprocessor();
                 PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> new PreparedImages[] {
-                        PreparedImages.load(evalEntries, p), PreparedImages.load(validationEntries, p)});
+                        PreparedImages.load(evaluated, p), PreparedImages.load(validationEntries, p)});
                 skipped.addAll(prepared[0].skipped());
                 skipped.addAll(prepared[1].skipped());
                 long t0 = System.nanoTime();
                 Path cached = scoreCache == null ? null : scoreCache.resolve(classifier.version().architecture().id()
-                        + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), splitName,
+                        + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), cacheSplit,
                         classifier.metadata().files()) + (precision == Precision.FP32 ? "" : "-" + precision.id())
                         + ".csv");
                 float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared[0], prepared[1]);
@@ -156,6 +206,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 String label = classifier.version() + (precision == Precision.FP32 ? "" : " (" + precision.id() + ")");
                 ModelScores modelScores = new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note);
                 scores.add(modelScores);
+                modelThresholds.put(label, classifier.metadata().decisionThreshold());
                 byPrecision.computeIfAbsent(precision, k -> new ArrayList<>()).add(modelScores);
                 if (precision == Precision.FP32) {
                     fp32Scores = modelScores;
@@ -185,11 +236,33 @@ public final class EvaluateCommand implements Callable<Integer> {
         for (ModelScores s : all) {
             evaluations.add(ModelEvaluation.of(s, targetSensitivity));
         }
+        EvaluationReport.Protocol protocol = null;
+        if (bootstrapReplicates > 0) {
+            Bootstrap bootstrap = new Bootstrap(bootstrapReplicates, bootstrapSeed);
+            List<ProtocolEvaluation> protocolEvaluations = new ArrayList<>();
+            for (int i = 0; i < all.size(); i++) {
+                ModelScores s = all.get(i);
+                Double own = modelThresholds.get(s.name());
+                // an ensemble has no registry metadata: its threshold is chosen on validation as in the tables above
+                double threshold = own != null ? own : evaluations.get(i).chosenThreshold();
+                String origin = own != null ? "registry metadata" : String.format(Locale.ROOT,
+                        "validation, sensitivity >= %.2f", targetSensitivity);
+                System.out.printf(Locale.ROOT, "%s: bootstrap intervals (%d replicates) ...%n", s.name(),
+                        bootstrapReplicates);
+                protocolEvaluations.add(ProtocolEvaluation.of(s, threshold, origin, bootstrap, calibrationBins));
+            }
+            protocol = new EvaluationReport.Protocol(protocolEvaluations, bootstrapReplicates, bootstrapSeed,
+                    calibrationBins);
+        }
         Path dir = runs.resolve(RUN_TIME.format(Instant.now()) + "-" + name);
         Files.createDirectories(dir);
         EvaluationReport.write(dir, new EvaluationReport.Context(TrainerCli.commandLine(), dataset.origin(), splitName,
-                spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations);
+                spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations, protocol);
         System.out.print(EvaluationReport.markdownTables(evaluations));
+        if (protocol != null) {
+            System.out.println();
+            System.out.print(EvaluationReport.protocolMarkdown(protocol));
+        }
         if (!agreements.isEmpty()) {
             String table = PrecisionAgreement.markdown(agreements);
             Files.writeString(dir.resolve("precision-agreement.md"), "# Precision agreement\n\n" + splitName
