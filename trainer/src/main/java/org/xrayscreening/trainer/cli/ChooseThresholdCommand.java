@@ -78,7 +78,13 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TrainerCli.configureThreads(threads);
-        Dataset dataset = Dataset.load(data).withoutSources(excludeSources);
+        Dataset dataset;
+        try {
+            dataset = Dataset.load(data).withoutSources(excludeSources);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage()); // names the sources the data has
+            return 2;
+        }
         DatasetSplit ds = DatasetSplit.of(dataset, new SplitSpec(seed, testFraction, validationFraction));
         ModelRegistry reg = new ModelRegistry(registry);
         ModelRef ref = ModelRef.parse(model);
@@ -120,6 +126,10 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
                 + " %.3f, specificity %.3f%n", version, prepared.size(), at.positives(), threshold,
                 old.decisionThreshold(), at.recall(), at.specificity());
         if (dryRun) {
+            return 0;
+        }
+        if (threshold == old.decisionThreshold()) {
+            System.out.println(version + " already has this threshold in its metadata: nothing to publish");
             return 0;
         }
         Map<String, Double> metrics = new LinkedHashMap<>(old.metrics());

@@ -126,7 +126,16 @@ public final class EvaluateCommand implements Callable<Integer> {
             return 2;
         }
         Dataset full = Dataset.load(data);
-        Dataset dataset = full.withoutSources(excludeSources);
+        Dataset dataset;
+        try {
+            dataset = full.withoutSources(excludeSources);
+            if (!onlySources.isEmpty()) {
+                full.onlySources(onlySources);
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage()); // names the sources the data has
+            return 2;
+        }
         SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);
         DatasetSplit ds = DatasetSplit.of(dataset, spec);
         List<DatasetEntry> evalEntries;
@@ -148,7 +157,6 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
         String cacheSplit = splitName; // a source's scores are picked out of its split's cached file
         if (!onlySources.isEmpty()) {
-            full.onlySources(onlySources); // names every source of the data if one is misspelt
             evalEntries = evalEntries.stream().filter(e -> onlySources.contains(e.source())).toList();
             if (evalEntries.isEmpty()) {
                 System.err.println("the " + split + " split holds no image of " + onlySources);

@@ -138,7 +138,12 @@ public final class TrainCommand implements Callable<Integer> {
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
             if (!excludeSources.isEmpty()) {
                 // fails now, with the list of sources, rather than after the model was built
-                org.xrayscreening.trainer.dataset.Dataset.load(data).withoutSources(excludeSources);
+                try {
+                    org.xrayscreening.trainer.dataset.Dataset.load(data).withoutSources(excludeSources);
+                } catch (IllegalArgumentException e) {
+                    System.err.println(e.getMessage());
+                    return 2;
+                }
             }
             String runName = name != null ? (archs.size() > 1 ? name + "-" + a.id() : name)
                     : String.format(Locale.ROOT, "%s-%s-%d%s", a.id(), p.id(), inputSize,
