@@ -28,6 +28,7 @@ import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.Bootstrap;
 import org.xrayscreening.trainer.evaluation.Calibration;
+import org.xrayscreening.trainer.evaluation.EnsembleFit;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
@@ -91,6 +92,17 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--calibration-bins", defaultValue = "" + Calibration.DEFAULT_BINS,
             description = "equal-width score bins of the reliability plot and ECE (default: ${DEFAULT-VALUE})")
     int calibrationBins;
+
+    @Option(names = "--ensemble-fit", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "with several models: also a mean of Platt-calibrated probabilities and a logistic stack,"
+                    + " both fit on validation, and for every ensemble an indeterminate band chosen on validation"
+                    + " (default: on; --no-ensemble-fit turns it off)")
+    boolean ensembleFit;
+
+    @Option(names = "--band-specificity", defaultValue = "0.95",
+            description = "the band's upper edge: lowest validation threshold with this specificity; its lower edge"
+                    + " keeps --target-sensitivity (default: ${DEFAULT-VALUE})")
+    double bandSpecificity;
 
     @Option(names = "--target-sensitivity", defaultValue = "0.95",
             description = "the second table's threshold is chosen on validation for this sensitivity (default: ${DEFAULT-VALUE})")
@@ -240,6 +252,16 @@ public final class EvaluateCommand implements Callable<Integer> {
                         ensemble.validationScores(), ensemble.note()));
             }
         });
+        List<ModelScores> fp32Models = byPrecision.getOrDefault(Precision.FP32, List.of());
+        List<ModelScores> ensembles = new ArrayList<>();
+        StringBuilder ensembleFits = new StringBuilder();
+        if (fp32Models.size() > 1) {
+            ensembles.add(all.stream().filter(s -> s.name().startsWith("ensemble (mean")).findFirst().orElseThrow());
+            if (ensembleFit) {
+                ensembles.addAll(fitEnsembles(fp32Models, ensembleFits));
+                all.addAll(ensembles.subList(1, ensembles.size()));
+            }
+        }
         List<ModelEvaluation> evaluations = new ArrayList<>();
         for (ModelScores s : all) {
             evaluations.add(ModelEvaluation.of(s, targetSensitivity));
@@ -271,6 +293,12 @@ public final class EvaluateCommand implements Callable<Integer> {
             System.out.println();
             System.out.print(EvaluationReport.protocolMarkdown(protocol));
         }
+        if (!ensembles.isEmpty()) {
+            String bands = bandSection(ensembles, ensembleFits.toString());
+            Files.writeString(dir.resolve("report.md"), "\n" + bands, java.nio.file.StandardOpenOption.APPEND);
+            System.out.println();
+            System.out.print(bands);
+        }
         if (!agreements.isEmpty()) {
             String table = PrecisionAgreement.markdown(agreements);
             Files.writeString(dir.resolve("precision-agreement.md"), "# Precision agreement\n\n" + splitName
@@ -281,5 +309,69 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
         System.out.println("report: " + dir.resolve("report.md"));
         return 0;
+    }
+
+    /** Platt-calibrated mean and logistic stack of the models, fit on validation; the fitted numbers go to {@code fits}. */
+    static List<ModelScores> fitEnsembles(List<ModelScores> models, StringBuilder fits) {
+        ModelScores first = models.get(0);
+        boolean[] validationPositive = new boolean[first.validationEntries().size()];
+        for (int i = 0; i < validationPositive.length; i++) {
+            validationPositive[i] = first.validationEntries().get(i).label().isCovid();
+        }
+        List<ModelScores> calibrated = new ArrayList<>();
+        fits.append("Platt scaling per model (P = sigmoid(a * logit(p) + b), fit on validation):");
+        for (ModelScores m : models) {
+            EnsembleFit.Platt platt = EnsembleFit.Platt.fit(m.validationScores(), validationPositive);
+            fits.append(String.format(Locale.ROOT, " %s a %.3f b %.3f;", m.name(), platt.a(), platt.b()));
+            calibrated.add(new ModelScores(m.name(), m.entries(), platt.apply(m.scores()), m.validationEntries(),
+                    platt.apply(m.validationScores()), null));
+        }
+        ModelScores mean = ModelEvaluation.ensemble(calibrated);
+        List<ModelScores> out = new ArrayList<>();
+        out.add(new ModelScores("ensemble (Platt-calibrated mean of " + models.size() + ")", mean.entries(),
+                mean.scores(), mean.validationEntries(), mean.validationScores(), null));
+        EnsembleFit.Stacked stacked = EnsembleFit.Stacked.fit(
+                models.stream().map(ModelScores::validationScores).toList(), validationPositive);
+        fits.append("\n\nLogistic stack on the models' logits (fit on validation): bias ")
+                .append(String.format(Locale.ROOT, "%.3f", stacked.bias()));
+        for (int k = 0; k < models.size(); k++) {
+            fits.append(String.format(Locale.ROOT, ", %s %.3f", models.get(k).name(), stacked.weights()[k]));
+        }
+        fits.append(".\n");
+        out.add(new ModelScores("ensemble (stacked on validation)", first.entries(),
+                stacked.apply(models.stream().map(ModelScores::scores).toList()), first.validationEntries(),
+                stacked.apply(models.stream().map(ModelScores::validationScores).toList()), null));
+        return out;
+    }
+
+    private String bandSection(List<ModelScores> ensembles, String fits) {
+        StringBuilder sb = new StringBuilder("## Ensemble: combinations and the indeterminate band, fit on validation\n\n");
+        sb.append(fits).append('\n');
+        sb.append(String.format(Locale.ROOT, "Band: below `low` no findings, from `high` suspected, in between"
+                + " indeterminate; `low` keeps validation sensitivity (suspected or indeterminate) >= %.2f, `high` is"
+                + " the lowest validation threshold with specificity >= %.2f. Rates on this split; sensitivity counts"
+                + " suspected and indeterminate (both reach a clinician), specificity counts no findings.%n%n",
+                targetSensitivity, bandSpecificity));
+        sb.append("| ensemble | low | high | images | indeterminate | sensitivity | specificity | stream job"
+                + " (--threshold / --indeterminate-band) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        for (ModelScores e : ensembles) {
+            boolean[] vp = new boolean[e.validationEntries().size()];
+            for (int i = 0; i < vp.length; i++) {
+                vp[i] = e.validationEntries().get(i).label().isCovid();
+            }
+            boolean[] ep = new boolean[e.entries().size()];
+            for (int i = 0; i < ep.length; i++) {
+                ep[i] = e.entries().get(i).label().isCovid();
+            }
+            EnsembleFit.Band band = EnsembleFit.Band.choose(e.validationScores(), vp, targetSensitivity, bandSpecificity);
+            EnsembleFit.Outcome o = band.apply(e.scores(), ep);
+            // only the plain mean is what the stream job computes today
+            String stream = e.name().startsWith("ensemble (mean") ? String.format(Locale.ROOT, "%.4f / %.4f",
+                    (band.low() + band.high()) / 2, (band.high() - band.low()) / 2) : "not in the stream job yet";
+            sb.append(String.format(Locale.ROOT, "| %s | %.4f | %.4f | %d | %d (%.1f%%) | %s | %s | %s |%n", e.name(),
+                    band.low(), band.high(), o.images(), o.indeterminate(), 100.0 * o.indeterminate() / Math.max(1,
+                    o.images()), EvaluationReport.f(o.sensitivity()), EvaluationReport.f(o.specificity()), stream));
+        }
+        return sb.toString();
     }
 }
