@@ -196,8 +196,12 @@ public final class EvaluateCommand implements Callable<Integer> {
             try (CovidClassifier classifier = CovidClassifier.load(reg, reg.resolve(ref.architecture(), ref.ref()),
                     precision)) {
                 Preprocessor pre = classifier.preprocessor();
-                PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> new PreparedImages[] {
-                        PreparedImages.load(evaluated, p), PreparedImages.load(validationEntries, p)});
+                PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> {
+                    PreparedImages e = PreparedImages.load(evaluated, p);
+                    // --split validation: the evaluated images are the validation images, prepared and scored once
+                    return new PreparedImages[] {e, evaluated.equals(validationEntries) ? e
+                            : PreparedImages.load(validationEntries, p)};
+                });
                 skipped.addAll(prepared[0].skipped());
                 skipped.addAll(prepared[1].skipped());
                 long t0 = System.nanoTime();
@@ -208,8 +212,9 @@ public final class EvaluateCommand implements Callable<Integer> {
                 float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared[0], prepared[1]);
                 boolean fromCache = pv != null;
                 if (pv == null) {
-                    pv = new float[][] {classifier.predictPreprocessed(prepared[0].inputs()),
-                            classifier.predictPreprocessed(prepared[1].inputs())};
+                    float[] evaluatedScores = classifier.predictPreprocessed(prepared[0].inputs());
+                    pv = new float[][] {evaluatedScores, prepared[1] == prepared[0] ? evaluatedScores
+                            : classifier.predictPreprocessed(prepared[1].inputs())};
                     if (cached != null) {
                         ScoreCache.write(cached, prepared[0], prepared[1], pv);
                     }
@@ -238,7 +243,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "%s: %d + %d scores from %s%n", label, p.length, v.length, cached);
                 } else {
                     System.out.printf(Locale.ROOT, "%s: scored %d + %d images in %.1f s (%.1f img/s)%n", label,
-                            p.length, v.length, sec, (p.length + v.length) / sec);
+                            p.length, v.length, sec, (p.length + (prepared[1] == prepared[0] ? 0 : v.length)) / sec);
                 }
             }
           }

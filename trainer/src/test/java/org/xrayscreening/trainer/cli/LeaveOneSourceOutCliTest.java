@@ -127,5 +127,18 @@ class LeaveOneSourceOutCliTest {
         assertThat(report).contains("### Per source at the model's threshold").contains("| " + LEFT_OUT + " |")
                 .doesNotContain("evaluated images may have been seen in training");
         assertThat(run.resolve("reliability.png")).isNotEmptyFile();
+
+        // on the validation split itself (scored once): the threshold chosen there is the published one
+        assertThat(TrainerCli.run("evaluate", "--model", "mobilenet@loso-t01", "--registry", registry.toString(),
+                "--data", data.toString(), "--exclude-source", LEFT_OUT, "--split", "validation",
+                "--target-sensitivity", "0.01", "--bootstrap", "50", "--runs", runs.toString(), "--name", "val",
+                "--score-cache", "none")).isZero();
+        Path val;
+        try (Stream<Path> s = Files.list(runs)) {
+            val = s.filter(p -> p.getFileName().toString().endsWith("-val")).findFirst().orElseThrow();
+        }
+        JsonNode v = Json.MAPPER.readTree(val.resolve("metrics.json").toFile()).path("models").get(0);
+        assertThat(v.path("images").asInt()).isEqualTo(7);
+        assertThat(v.path("chosenThreshold").asDouble()).isCloseTo(chosen, org.assertj.core.data.Offset.offset(1e-6));
     }
 }
