@@ -120,6 +120,19 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
         for (int i = 0; i < positive.length; i++) {
             positive[i] = prepared.entry(i).label().isCovid();
         }
+        if (!(targetSensitivity > 0 && targetSensitivity <= 1)) {
+            System.err.println("--target-sensitivity must be in (0, 1]: " + targetSensitivity);
+            return 2;
+        }
+        boolean anyCovid = false;
+        for (boolean p : positive) {
+            anyCovid |= p;
+        }
+        if (!anyCovid) {
+            // ThresholdChooser would fall back to 0.5: a number nothing was measured for
+            System.err.println("the validation split holds no COVID-19 image: no sensitivity to choose a threshold for");
+            return 2;
+        }
         double threshold = ThresholdChooser.forSensitivity(scores, positive, targetSensitivity);
         ConfusionMatrix at = ConfusionMatrix.at(scores, positive, threshold);
         System.out.printf(Locale.ROOT, "%s: validation %d images (%d covid); threshold %.6f (was %.6f): sensitivity"
