@@ -214,6 +214,8 @@ class ScreeningPipelineIT {
                 assertThat(r.modelScores()).extracting(ModelScore::model).containsExactly(Architecture.ids());
                 for (ModelScore s : r.modelScores()) {
                     assertThat(s.version()).isEqualTo(versions.get(Architecture.fromId(s.model())).version());
+                    // each model's own decision threshold travels with its score (registry metadata)
+                    assertThat(s.threshold()).isEqualTo(versions.get(Architecture.fromId(s.model())).metadata().decisionThreshold());
                     assertThat(s.probability()).as(r.studyId() + " " + s.model())
                             .isCloseTo(expectedPerModel.get(r.studyId()).get(s.model()), org.assertj.core.data.Offset.offset(1e-5));
                 }

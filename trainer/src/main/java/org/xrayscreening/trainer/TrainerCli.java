@@ -3,6 +3,7 @@ package org.xrayscreening.trainer;
 import org.xrayscreening.models.NativeRuntime;
 import java.util.ArrayList;
 import java.util.List;
+import org.xrayscreening.trainer.cli.ChooseThresholdCommand;
 import org.xrayscreening.trainer.cli.EvaluateCommand;
 import org.xrayscreening.trainer.cli.PublishCommand;
 import org.xrayscreening.trainer.cli.SyntheticDatasetCommand;
@@ -11,13 +12,13 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The trainer's command line: {@code train}, {@code evaluate}, {@code publish}, {@code import-pretrained},
+ * The trainer's command line: {@code train}, {@code evaluate}, {@code publish}, {@code choose-threshold}, {@code import-pretrained},
  * {@code serve}, {@code refit}, {@code rollback} and {@code synthetic-dataset}. PyTorch thread counts
  * are fixed before the engine starts ({@code --threads} of the subcommand).
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true, version = "xray-screening trainer 0.1.0",
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
-        subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class,
+        subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class, ChooseThresholdCommand.class,
                 CommandLine.HelpCommand.class, org.xrayscreening.trainer.lifecycle.ServeCommand.class, org.xrayscreening.trainer.lifecycle.RefitCommand.class, org.xrayscreening.trainer.lifecycle.RollbackCommand.class,
                 SyntheticDatasetCommand.class})
 public final class TrainerCli implements Runnable {

@@ -69,6 +69,12 @@ class EventCodecTest {
         }
         ModelScore s = new ModelScore("xception", "12", 0.25, 300.25);
         assertThat(codec.fromJson(codec.toJson(s), ModelScore.class)).isEqualTo(s);
+        assertThat(new String(codec.toJson(s), StandardCharsets.UTF_8)).doesNotContain("threshold"); // optional: absent, not null
+        ModelScore withThreshold = new ModelScore("xception", "12", 0.25, 300.25, 0.23);
+        assertThat(codec.fromJson(codec.toJson(withThreshold), ModelScore.class)).isEqualTo(withThreshold);
+        // an event written before the field existed still reads
+        assertThat(codec.fromJson(("{\"model\":\"xception\",\"version\":\"12\",\"probability\":0.25,"
+                + "\"inferenceMillis\":1.0}").getBytes(StandardCharsets.UTF_8), ModelScore.class).threshold()).isNull();
         List<Alert> alerts = List.of(
                 Alert.clinical(recommendation(Decision.COVID_SUSPECTED)),
                 Alert.clinical(recommendation(Decision.INDETERMINATE), ACQUIRED),

@@ -18,7 +18,10 @@ import org.xrayscreening.connectors.event.XrayLabelled;
  * exact version that made the call. State is kept for {@code retention} so an unmatched side does not live
  * forever.
  *
- * <p>Each model's call uses its probability against the ensemble threshold; the ensemble's call counts
+ * <p>Each model's call uses its probability against its own decision threshold (the one in its registry
+ * metadata, chosen on its validation split, carried in the recommendation's model score; the ensemble
+ * threshold only for events that lack it): models differ in calibration, so one threshold for all would
+ * measure some of them at an operating point nobody chose. The ensemble's call counts
  * COVID_SUSPECTED and INDETERMINATE as positive, since both put the study in front of a clinician.
  */
 public class LabelJoin extends KeyedCoProcessFunction<String, Recommendation, XrayLabelled, ModelVerdict> {
@@ -76,7 +79,7 @@ public class LabelJoin extends KeyedCoProcessFunction<String, Recommendation, Xr
 
     private void emit(Recommendation r, boolean covid, Collector<ModelVerdict> out) throws Exception {
         for (ModelScore s : r.modelScores()) {
-            out.collect(new ModelVerdict(s.model(), s.version(), s.probability() >= r.threshold(), covid));
+            out.collect(new ModelVerdict(s.model(), s.version(), s.calledCovid(r.threshold()), covid));
         }
         out.collect(new ModelVerdict(ENSEMBLE, "threshold-" + r.threshold(),
                 r.decision() != Decision.NO_COVID_FINDINGS, covid));

@@ -118,7 +118,8 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
             }
             any = o;
             if (o.succeeded()) {
-                scores.add(new ModelScore(o.model, o.version, o.probability, o.inferenceMillis));
+                scores.add(new ModelScore(o.model, o.version, o.probability, o.inferenceMillis,
+                        Double.isNaN(o.decisionThreshold) ? null : o.decisionThreshold));
                 probabilities.add(o.probability);
             } else {
                 failed.add(model);

@@ -17,6 +17,8 @@ public class ModelOutcome {
     public String version;
     public double probability;
     public double inferenceMillis;
+    /** The serving version's decision threshold from its registry metadata; NaN when unknown (failures). */
+    public double decisionThreshold = Double.NaN;
     /** Null on success; a short, patient-free reason otherwise. */
     public String error;
     /**

@@ -266,6 +266,7 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
                     outcomes[prepared.get(j)] = ModelOutcome.scored(study.studyId, study.patientRef,
                             study.acquiredAtMillis, study.ingestedAtMillis, architecture.id(), version,
                             probabilities[j], seconds * 1000);
+                    outcomes[prepared.get(j)].decisionThreshold = classifier.metadata().decisionThreshold();
                 }
                 ScreeningMetrics.get().inferenceBatchSize.labelValues(architecture.id()).observe(inputs.size());
             } catch (Exception e) {

@@ -61,6 +61,20 @@ class LabelJoinTest {
     }
 
     @Test
+    void eachModelIsJudgedAtItsOwnThresholdWhenTheScoreCarriesIt() throws Exception {
+        // ensemble threshold 0.5; mobilenet's own is 0.23 (0.3 is its COVID-19 call), resnet50's 0.71 (0.6 is
+        // not); inceptionv3's score has no threshold (an older event): the ensemble's applies
+        List<ModelScore> scores = List.of(new ModelScore("mobilenet", "m1", 0.3, 10, 0.23),
+                new ModelScore("resnet50", "r1", 0.6, 10, 0.71), new ModelScore("inceptionv3", "i1", 0.6, 10));
+        harness.processElement1(new Recommendation(1, "s7", "p", Decision.COVID_SUSPECTED, 0.5, 0.5, 0.4, 0.6, scores,
+                List.of("xception"), Instant.EPOCH, Instant.EPOCH, 1, "test"), 0);
+        harness.processElement2(label("s7", XrayLabelled.COVID), 0);
+        assertThat(harness.extractOutputValues()).extracting(v -> v.modelVersion() + ":" + v.predictedCovid)
+                .containsExactly("mobilenet@m1:true", "resnet50@r1:false", "inceptionv3@i1:true",
+                        "ensemble@threshold-0.5:true");
+    }
+
+    @Test
     void labelBeforeRecommendationAlsoJoinsAndIndeterminateCountsAsFlagged() throws Exception {
         harness.processElement2(label("s2", XrayLabelled.NON_COVID), 0);
         harness.processElement1(recommendation("s2", Decision.INDETERMINATE, 0.55, 0.45), 0);

@@ -67,6 +67,22 @@ class StudyEnsembleTest {
     }
 
     @Test
+    void eachModelScoreCarriesItsVersionsOwnThreshold() throws Exception {
+        ModelOutcome mobilenet = outcome("s9", "mobilenet", 0.3);
+        mobilenet.decisionThreshold = 0.23;
+        ModelOutcome resnet = outcome("s9", "resnet50", 0.6);
+        resnet.decisionThreshold = 0.71;
+        harness.processElement(mobilenet, 1_000);
+        harness.processElement(resnet, 1_000);
+        harness.processElement(outcome("s9", "inceptionv3", 0.5), 1_000); // no threshold known (NaN)
+        harness.processElement(outcome("s9", "xception", 0.5), 1_000);
+        Recommendation r = harness.extractOutputValues().get(0);
+        assertThat(r.modelScores()).extracting(ModelScore::threshold).containsExactly(0.23, 0.71, null, null);
+        assertThat(r.modelScores()).extracting(s -> s.calledCovid(r.threshold()))
+                .containsExactly(true, false, true, true);
+    }
+
+    @Test
     void timeoutEmitsPartialResultNamingMissingModels() throws Exception {
         harness.processElement(outcome("s2", "mobilenet", 0.1), 1_000);
         harness.processElement(outcome("s2", "xception", 0.2), 1_000);

@@ -97,6 +97,22 @@ class ModelScoringTest {
     }
 
     @Test
+    void outcomeCarriesTheServingVersionsDecisionThreshold(@TempDir Path other) throws Exception {
+        ModelRegistry own = new ModelRegistry(other.resolve("registry"));
+        Path staging = Files.createDirectories(other.resolve("staging"));
+        try (ai.djl.Model model = ModelExport.newModel(Architecture.MOBILENET, 64)) {
+            ModelExport.save(model, staging);
+        }
+        own.publish(Architecture.MOBILENET, "t023", staging, org.xrayscreening.models.registry.ModelMetadata
+                .builder(Architecture.MOBILENET, 64).decisionThreshold(0.23).build());
+        try (Harness harness = harness(own.root(), "t023")) {
+            harness.processElement(study("s1", SyntheticChestXray.positive(9, 160).gray8()), 0);
+            assertThat(harness.extractOutputValues()).singleElement()
+                    .satisfies(o -> assertThat(o.decisionThreshold).isEqualTo(0.23));
+        }
+    }
+
+    @Test
     void brokenInputBecomesFailedOutcomeNotAJobFailure() throws Exception {
         try (Harness harness = harness(registry.root(), "production")) {
             harness.processElement(new StudyImage("bad", "p", 0, 0, 50, 50, new short[10]), 0);

@@ -26,7 +26,11 @@ import org.xrayscreening.trainer.dataset.DatasetSplit;
 import org.xrayscreening.trainer.dataset.PreparedImages;
 import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
+import org.xrayscreening.trainer.evaluation.Bootstrap;
+import org.xrayscreening.trainer.evaluation.Calibration;
+import org.xrayscreening.trainer.evaluation.EnsembleFit;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
+import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
 import org.xrayscreening.trainer.evaluation.PrecisionAgreement;
 import org.xrayscreening.trainer.report.EvaluationReport;
@@ -53,8 +57,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     Path data;
 
     @Option(names = "--split", defaultValue = "test",
-            description = "test, validation, train or all (default: ${DEFAULT-VALUE}); the split is recomputed from"
-                    + " --seed and the fractions, which must match training")
+            description = "test, validation, train, all, or excluded (every image of the --exclude-source sources:"
+                    + " leave-one-source-out) (default: ${DEFAULT-VALUE}); the split is recomputed from --seed, the"
+                    + " fractions and --exclude-source, which must match training")
     String split;
 
     @Option(names = "--seed", defaultValue = "42", description = "split seed used in training (default: ${DEFAULT-VALUE})")
@@ -65,6 +70,39 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--validation-fraction", defaultValue = "0.30")
     double validationFraction;
+
+    @Option(names = "--exclude-source", paramLabel = "SOURCE",
+            description = "as in train: the split (so the validation images) is computed without this source;"
+                    + " give the same as the model's training run; repeatable")
+    List<String> excludeSources = List.of();
+
+    @Option(names = "--only-source", paramLabel = "SOURCE",
+            description = "evaluate only the images of this source (manifest column source_repo/source); repeatable")
+    List<String> onlySources = List.of();
+
+    @Option(names = "--bootstrap", defaultValue = "1000",
+            description = "bootstrap replicates for the 95%% intervals (patients resampled); 0 = no protocol section"
+                    + " (default: ${DEFAULT-VALUE})")
+    int bootstrapReplicates;
+
+    @Option(names = "--bootstrap-seed", defaultValue = "" + Bootstrap.DEFAULT_SEED,
+            description = "seed of the bootstrap draws (default: ${DEFAULT-VALUE})")
+    long bootstrapSeed;
+
+    @Option(names = "--calibration-bins", defaultValue = "" + Calibration.DEFAULT_BINS,
+            description = "equal-width score bins of the reliability plot and ECE (default: ${DEFAULT-VALUE})")
+    int calibrationBins;
+
+    @Option(names = "--ensemble-fit", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "with several models: also a mean of Platt-calibrated probabilities and a logistic stack,"
+                    + " both fit on validation, and for every ensemble an indeterminate band chosen on validation"
+                    + " (default: on; --no-ensemble-fit turns it off)")
+    boolean ensembleFit;
+
+    @Option(names = "--band-specificity", defaultValue = "0.95",
+            description = "the band's upper edge: lowest validation threshold with this specificity; its lower edge"
+                    + " keeps --target-sensitivity (default: ${DEFAULT-VALUE})")
+    double bandSpecificity;
 
     @Option(names = "--target-sensitivity", defaultValue = "0.95",
             description = "the second table's threshold is chosen on validation for this sensitivity (default: ${DEFAULT-VALUE})")
@@ -95,7 +133,21 @@ public final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         TrainerCli.configureThreads(threads);
         scoreCache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
-        Dataset dataset = Dataset.load(data);
+        if (bootstrapReplicates < 0 || calibrationBins < 1) {
+            System.err.println("--bootstrap must be >= 0 and --calibration-bins >= 1");
+            return 2;
+        }
+        Dataset full = Dataset.load(data);
+        Dataset dataset;
+        try {
+            dataset = full.withoutSources(excludeSources);
+            if (!onlySources.isEmpty()) {
+                full.onlySources(onlySources);
+            }
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage()); // names the sources the data has
+            return 2;
+        }
         SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);
         DatasetSplit ds = DatasetSplit.of(dataset, spec);
         List<DatasetEntry> evalEntries;
@@ -103,12 +155,29 @@ public final class EvaluateCommand implements Callable<Integer> {
         if ("all".equalsIgnoreCase(split)) {
             evalEntries = dataset.entries();
             splitName = "all";
+        } else if ("excluded".equalsIgnoreCase(split)) {
+            if (excludeSources.isEmpty()) {
+                System.err.println("--split excluded needs --exclude-source (the sources the model never saw)");
+                return 2;
+            }
+            evalEntries = full.onlySources(excludeSources).entries();
+            splitName = "excluded";
         } else {
             Split s = Split.parse(split);
             evalEntries = ds.get(s);
             splitName = s.id();
         }
+        String cacheSplit = splitName; // a source's scores are picked out of its split's cached file
+        if (!onlySources.isEmpty()) {
+            evalEntries = evalEntries.stream().filter(e -> onlySources.contains(e.source())).toList();
+            if (evalEntries.isEmpty()) {
+                System.err.println("the " + split + " split holds no image of " + onlySources);
+                return 2;
+            }
+            splitName = splitName + " of " + String.join(" + ", onlySources);
+        }
         List<DatasetEntry> validationEntries = ds.get(Split.VALIDATION);
+        List<DatasetEntry> evaluated = evalEntries;
         System.out.println("evaluating on " + splitName + ": " + evalEntries.size() + " images; validation (threshold): "
                 + validationEntries.size() + "; split " + ds.summary());
 
@@ -119,6 +188,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         List<Precision> precisions = precisionNames.stream().map(Precision::parse).distinct().toList();
         Map<Precision, List<ModelScores>> byPrecision = new LinkedHashMap<>();
         List<PrecisionAgreement> agreements = new ArrayList<>();
+        Map<String, Double> modelThresholds = new HashMap<>();
         for (String m : models) {
           ModelRef ref = ModelRef.parse(m);
           ModelScores fp32Scores = null;
@@ -126,20 +196,25 @@ public final class EvaluateCommand implements Callable<Integer> {
             try (CovidClassifier classifier = CovidClassifier.load(reg, reg.resolve(ref.architecture(), ref.ref()),
                     precision)) {
                 Preprocessor pre = classifier.preprocessor();
-                PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> new PreparedImages[] {
-                        PreparedImages.load(evalEntries, p), PreparedImages.load(validationEntries, p)});
+                PreparedImages[] prepared = cache.computeIfAbsent(pre, p -> {
+                    PreparedImages e = PreparedImages.load(evaluated, p);
+                    // --split validation: the evaluated images are the validation images, prepared and scored once
+                    return new PreparedImages[] {e, evaluated.equals(validationEntries) ? e
+                            : PreparedImages.load(validationEntries, p)};
+                });
                 skipped.addAll(prepared[0].skipped());
                 skipped.addAll(prepared[1].skipped());
                 long t0 = System.nanoTime();
                 Path cached = scoreCache == null ? null : scoreCache.resolve(classifier.version().architecture().id()
-                        + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), splitName,
+                        + "@" + classifier.version().version() + "-" + ScoreCache.key(ds.digest(), cacheSplit,
                         classifier.metadata().files()) + (precision == Precision.FP32 ? "" : "-" + precision.id())
                         + ".csv");
                 float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared[0], prepared[1]);
                 boolean fromCache = pv != null;
                 if (pv == null) {
-                    pv = new float[][] {classifier.predictPreprocessed(prepared[0].inputs()),
-                            classifier.predictPreprocessed(prepared[1].inputs())};
+                    float[] evaluatedScores = classifier.predictPreprocessed(prepared[0].inputs());
+                    pv = new float[][] {evaluatedScores, prepared[1] == prepared[0] ? evaluatedScores
+                            : classifier.predictPreprocessed(prepared[1].inputs())};
                     if (cached != null) {
                         ScoreCache.write(cached, prepared[0], prepared[1], pv);
                     }
@@ -156,6 +231,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 String label = classifier.version() + (precision == Precision.FP32 ? "" : " (" + precision.id() + ")");
                 ModelScores modelScores = new ModelScores(label, prepared[0].entries(), p, prepared[1].entries(), v, note);
                 scores.add(modelScores);
+                modelThresholds.put(label, classifier.metadata().decisionThreshold());
                 byPrecision.computeIfAbsent(precision, k -> new ArrayList<>()).add(modelScores);
                 if (precision == Precision.FP32) {
                     fp32Scores = modelScores;
@@ -167,7 +243,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "%s: %d + %d scores from %s%n", label, p.length, v.length, cached);
                 } else {
                     System.out.printf(Locale.ROOT, "%s: scored %d + %d images in %.1f s (%.1f img/s)%n", label,
-                            p.length, v.length, sec, (p.length + v.length) / sec);
+                            p.length, v.length, sec, (p.length + (prepared[1] == prepared[0] ? 0 : v.length)) / sec);
                 }
             }
           }
@@ -181,15 +257,53 @@ public final class EvaluateCommand implements Callable<Integer> {
                         ensemble.validationScores(), ensemble.note()));
             }
         });
+        List<ModelScores> fp32Models = byPrecision.getOrDefault(Precision.FP32, List.of());
+        List<ModelScores> ensembles = new ArrayList<>();
+        StringBuilder ensembleFits = new StringBuilder();
+        if (fp32Models.size() > 1) {
+            ensembles.add(all.stream().filter(s -> s.name().startsWith("ensemble (mean")).findFirst().orElseThrow());
+            if (ensembleFit) {
+                ensembles.addAll(fitEnsembles(fp32Models, ensembleFits));
+                all.addAll(ensembles.subList(1, ensembles.size()));
+            }
+        }
         List<ModelEvaluation> evaluations = new ArrayList<>();
         for (ModelScores s : all) {
             evaluations.add(ModelEvaluation.of(s, targetSensitivity));
         }
+        EvaluationReport.Protocol protocol = null;
+        if (bootstrapReplicates > 0) {
+            Bootstrap bootstrap = new Bootstrap(bootstrapReplicates, bootstrapSeed);
+            List<ProtocolEvaluation> protocolEvaluations = new ArrayList<>();
+            for (int i = 0; i < all.size(); i++) {
+                ModelScores s = all.get(i);
+                Double own = modelThresholds.get(s.name());
+                // an ensemble has no registry metadata: its threshold is chosen on validation as in the tables above
+                double threshold = own != null ? own : evaluations.get(i).chosenThreshold();
+                String origin = own != null ? "registry metadata" : String.format(Locale.ROOT,
+                        "validation, sensitivity >= %.2f", targetSensitivity);
+                System.out.printf(Locale.ROOT, "%s: bootstrap intervals (%d replicates) ...%n", s.name(),
+                        bootstrapReplicates);
+                protocolEvaluations.add(ProtocolEvaluation.of(s, threshold, origin, bootstrap, calibrationBins));
+            }
+            protocol = new EvaluationReport.Protocol(protocolEvaluations, bootstrapReplicates, bootstrapSeed,
+                    calibrationBins);
+        }
         Path dir = runs.resolve(RUN_TIME.format(Instant.now()) + "-" + name);
         Files.createDirectories(dir);
         EvaluationReport.write(dir, new EvaluationReport.Context(TrainerCli.commandLine(), dataset.origin(), splitName,
-                spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations);
+                spec.toString(), ds.digest(), new ArrayList<>(skipped)), all, evaluations, protocol);
         System.out.print(EvaluationReport.markdownTables(evaluations));
+        if (protocol != null) {
+            System.out.println();
+            System.out.print(EvaluationReport.protocolMarkdown(protocol));
+        }
+        if (!ensembles.isEmpty()) {
+            String bands = bandSection(ensembles, ensembleFits.toString());
+            Files.writeString(dir.resolve("report.md"), "\n" + bands, java.nio.file.StandardOpenOption.APPEND);
+            System.out.println();
+            System.out.print(bands);
+        }
         if (!agreements.isEmpty()) {
             String table = PrecisionAgreement.markdown(agreements);
             Files.writeString(dir.resolve("precision-agreement.md"), "# Precision agreement\n\n" + splitName
@@ -200,5 +314,69 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
         System.out.println("report: " + dir.resolve("report.md"));
         return 0;
+    }
+
+    /** Platt-calibrated mean and logistic stack of the models, fit on validation; the fitted numbers go to {@code fits}. */
+    static List<ModelScores> fitEnsembles(List<ModelScores> models, StringBuilder fits) {
+        ModelScores first = models.get(0);
+        boolean[] validationPositive = new boolean[first.validationEntries().size()];
+        for (int i = 0; i < validationPositive.length; i++) {
+            validationPositive[i] = first.validationEntries().get(i).label().isCovid();
+        }
+        List<ModelScores> calibrated = new ArrayList<>();
+        fits.append("Platt scaling per model (P = sigmoid(a * logit(p) + b), fit on validation):");
+        for (ModelScores m : models) {
+            EnsembleFit.Platt platt = EnsembleFit.Platt.fit(m.validationScores(), validationPositive);
+            fits.append(String.format(Locale.ROOT, " %s a %.3f b %.3f;", m.name(), platt.a(), platt.b()));
+            calibrated.add(new ModelScores(m.name(), m.entries(), platt.apply(m.scores()), m.validationEntries(),
+                    platt.apply(m.validationScores()), null));
+        }
+        ModelScores mean = ModelEvaluation.ensemble(calibrated);
+        List<ModelScores> out = new ArrayList<>();
+        out.add(new ModelScores("ensemble (Platt-calibrated mean of " + models.size() + ")", mean.entries(),
+                mean.scores(), mean.validationEntries(), mean.validationScores(), null));
+        EnsembleFit.Stacked stacked = EnsembleFit.Stacked.fit(
+                models.stream().map(ModelScores::validationScores).toList(), validationPositive);
+        fits.append("\n\nLogistic stack on the models' logits (fit on validation): bias ")
+                .append(String.format(Locale.ROOT, "%.3f", stacked.bias()));
+        for (int k = 0; k < models.size(); k++) {
+            fits.append(String.format(Locale.ROOT, ", %s %.3f", models.get(k).name(), stacked.weights()[k]));
+        }
+        fits.append(".\n");
+        out.add(new ModelScores("ensemble (stacked on validation)", first.entries(),
+                stacked.apply(models.stream().map(ModelScores::scores).toList()), first.validationEntries(),
+                stacked.apply(models.stream().map(ModelScores::validationScores).toList()), null));
+        return out;
+    }
+
+    private String bandSection(List<ModelScores> ensembles, String fits) {
+        StringBuilder sb = new StringBuilder("## Ensemble: combinations and the indeterminate band, fit on validation\n\n");
+        sb.append(fits).append('\n');
+        sb.append(String.format(Locale.ROOT, "Band: below `low` no findings, from `high` suspected, in between"
+                + " indeterminate; `low` keeps validation sensitivity (suspected or indeterminate) >= %.2f, `high` is"
+                + " the lowest validation threshold with specificity >= %.2f. Rates on this split; sensitivity counts"
+                + " suspected and indeterminate (both reach a clinician), specificity counts no findings.%n%n",
+                targetSensitivity, bandSpecificity));
+        sb.append("| ensemble | low | high | images | indeterminate | sensitivity | specificity | stream job"
+                + " (--threshold / --indeterminate-band) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+        for (ModelScores e : ensembles) {
+            boolean[] vp = new boolean[e.validationEntries().size()];
+            for (int i = 0; i < vp.length; i++) {
+                vp[i] = e.validationEntries().get(i).label().isCovid();
+            }
+            boolean[] ep = new boolean[e.entries().size()];
+            for (int i = 0; i < ep.length; i++) {
+                ep[i] = e.entries().get(i).label().isCovid();
+            }
+            EnsembleFit.Band band = EnsembleFit.Band.choose(e.validationScores(), vp, targetSensitivity, bandSpecificity);
+            EnsembleFit.Outcome o = band.apply(e.scores(), ep);
+            // only the plain mean is what the stream job computes today
+            String stream = e.name().startsWith("ensemble (mean") ? String.format(Locale.ROOT, "%.4f / %.4f",
+                    (band.low() + band.high()) / 2, (band.high() - band.low()) / 2) : "not in the stream job yet";
+            sb.append(String.format(Locale.ROOT, "| %s | %.4f | %.4f | %d | %d (%.1f%%) | %s | %s | %s |%n", e.name(),
+                    band.low(), band.high(), o.images(), o.indeterminate(), 100.0 * o.indeterminate() / Math.max(1,
+                    o.images()), EvaluationReport.f(o.sensitivity()), EvaluationReport.f(o.specificity()), stream));
+        }
+        return sb.toString();
     }
 }

@@ -55,6 +55,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "share of the remaining images used for validation (default: ${DEFAULT-VALUE})")
     double validationFraction;
 
+    @Option(names = "--exclude-source", paramLabel = "SOURCE",
+            description = "leave this data source (manifest column source_repo/source) out of train, validation and"
+                    + " test, to test on it later with evaluate --exclude-source SOURCE --split excluded; repeatable")
+    List<String> excludeSources = List.of();
+
     @Option(names = "--threads", description = "PyTorch threads (default: all cores)", defaultValue = "0")
     int threads;
 
@@ -143,8 +148,18 @@ public final class TrainCommand implements Callable<Integer> {
             TrainOptions options = new TrainOptions(a, data.toAbsolutePath().normalize().toString(), p.id(), inputSize,
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
                     testFraction, validationFraction, threads, init, bnMomentum, p.augment() && !noAugment,
-                    p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of());
+                    p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of(),
+                    excludeSources);
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
+            if (!excludeSources.isEmpty()) {
+                // fails now, with the list of sources, rather than after the model was built
+                try {
+                    org.xrayscreening.trainer.dataset.Dataset.load(data).withoutSources(excludeSources);
+                } catch (IllegalArgumentException e) {
+                    System.err.println(e.getMessage());
+                    return 2;
+                }
+            }
             String runName = name != null ? (archs.size() > 1 ? name + "-" + a.id() : name)
                     : String.format(Locale.ROOT, "%s-%s-%d%s", a.id(), p.id(), inputSize,
                             init.startsWith("imagenet:") ? "-imagenet" : "");

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -109,6 +110,42 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
         }
         entries.sort(Comparator.comparing(DatasetEntry::name));
         return new Dataset(root, root.toString(), entries, List.of());
+    }
+
+    /**
+     * This dataset without the images of the named sources (leave-one-source-out training); every name must
+     * be a source of this dataset, so a typo cannot silently exclude nothing.
+     */
+    public Dataset withoutSources(Collection<String> sources) {
+        if (sources == null || sources.isEmpty()) {
+            return this;
+        }
+        checkSources(sources);
+        return new Dataset(root, origin + " without " + String.join(", ", sources),
+                entries.stream().filter(e -> !sources.contains(e.source())).toList(), problems);
+    }
+
+    /** Only the images of the named sources (each must be a source of this dataset). */
+    public Dataset onlySources(Collection<String> sources) {
+        checkSources(sources);
+        return new Dataset(root, origin + " only " + String.join(", ", sources),
+                entries.stream().filter(e -> sources.contains(e.source())).toList(), problems);
+    }
+
+    /** The distinct sources, sorted. */
+    public Set<String> sources() {
+        return entries.stream().map(DatasetEntry::source).filter(java.util.Objects::nonNull)
+                .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+    }
+
+    private void checkSources(Collection<String> sources) {
+        Set<String> known = sources();
+        for (String s : sources) {
+            if (!known.contains(s)) {
+                throw new IllegalArgumentException("no source '" + s + "' in " + origin + "; its sources are "
+                        + (known.isEmpty() ? "none (no source column)" : known));
+            }
+        }
     }
 
     public long count(Label label) {

@@ -21,6 +21,7 @@ import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.DefaultXYZDataset;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
+import org.xrayscreening.trainer.evaluation.Calibration;
 import org.xrayscreening.trainer.evaluation.ConfusionMatrix;
 import org.xrayscreening.trainer.evaluation.RocCurve;
 
@@ -54,6 +55,49 @@ public final class Charts {
         XYLineAndShapeRenderer renderer = (XYLineAndShapeRenderer) plot.getRenderer();
         int last = data.getSeriesCount() - 1;
         renderer.setSeriesPaint(last, Color.GRAY);
+        renderer.setSeriesStroke(last, new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
+                new float[] {4f, 4f}, 0f));
+        for (int i = 0; i < last; i++) {
+            renderer.setSeriesStroke(i, new BasicStroke(2f));
+        }
+        ((NumberAxis) plot.getDomainAxis()).setRange(0, 1);
+        ((NumberAxis) plot.getRangeAxis()).setRange(0, 1.01);
+        chart.setBackgroundPaint(Color.WHITE);
+        chart.getTitle().setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, SIZE + 80, SIZE);
+    }
+
+    /**
+     * Reliability diagram: per model, each non-empty score bin as a point at (mean P(COVID-19), observed share of
+     * COVID-19 images); a calibrated model lies on the diagonal. The legend gives each model's ECE.
+     */
+    public static void reliability(Path file, String title, List<String> names, List<Calibration> calibrations)
+            throws IOException {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (int i = 0; i < calibrations.size(); i++) {
+            Calibration c = calibrations.get(i);
+            XYSeries series = new XYSeries(String.format(Locale.ROOT, "%s (ECE %.3f)", names.get(i),
+                    c.expectedCalibrationError()), false, true);
+            for (Calibration.Bin b : c.bins()) {
+                series.add(b.meanScore(), b.observedRate());
+            }
+            data.addSeries(series);
+        }
+        XYSeries perfect = new XYSeries("perfectly calibrated", false, true);
+        perfect.add(0, 0);
+        perfect.add(1, 1);
+        data.addSeries(perfect);
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "mean predicted P(COVID-19) in the bin",
+                "observed share of COVID-19 images", data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        plot.setRenderer(renderer);
+        int last = data.getSeriesCount() - 1;
+        renderer.setSeriesPaint(last, Color.GRAY);
+        renderer.setSeriesShapesVisible(last, false);
         renderer.setSeriesStroke(last, new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
                 new float[] {4f, 4f}, 0f));
         for (int i = 0; i < last; i++) {

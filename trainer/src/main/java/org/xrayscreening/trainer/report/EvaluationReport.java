@@ -10,7 +10,10 @@ import java.util.Locale;
 import java.util.Map;
 import org.xrayscreening.trainer.Json;
 import org.xrayscreening.trainer.dataset.DatasetEntry;
+import org.xrayscreening.trainer.evaluation.Bootstrap;
+import org.xrayscreening.trainer.evaluation.Calibration;
 import org.xrayscreening.trainer.evaluation.ConfusionMatrix;
+import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
 import org.xrayscreening.trainer.evaluation.RocCurve;
@@ -28,8 +31,24 @@ public final class EvaluationReport {
     public record Context(String command, String data, String split, String splitSpec, String digest,
             List<String> skipped) {}
 
+    /**
+     * The source-robust protocol's numbers (intervals, within-source AUC, calibration) for the report, and how
+     * the bootstrap was run.
+     */
+    public record Protocol(List<ProtocolEvaluation> models, int replicates, long seed, int calibrationBins) {
+        public Protocol {
+            models = List.copyOf(models);
+        }
+    }
+
     public static void write(Path dir, Context context, List<ModelScores> scores, List<ModelEvaluation> evaluations)
             throws IOException {
+        write(dir, context, scores, evaluations, null);
+    }
+
+    /** As {@link #write(Path, Context, List, List)}, plus the protocol's sections, reliability.png and JSON. */
+    public static void write(Path dir, Context context, List<ModelScores> scores, List<ModelEvaluation> evaluations,
+            Protocol protocol) throws IOException {
         Files.createDirectories(dir);
         List<String> names = new ArrayList<>();
         List<RocCurve> curves = new ArrayList<>();
@@ -41,9 +60,141 @@ public final class EvaluationReport {
             curves.add(e.roc());
         }
         Charts.roc(dir.resolve("roc-all.png"), "ROC, " + context.split() + " split", names, curves);
-        Files.writeString(dir.resolve("report.md"), markdown(context, evaluations));
-        Json.write(dir.resolve("metrics.json"), metrics(context, evaluations));
+        String md = markdown(context, evaluations);
+        Map<String, Object> json = metrics(context, evaluations);
+        if (protocol != null && !protocol.models().isEmpty()) {
+            Charts.reliability(dir.resolve(RELIABILITY_PNG), "Reliability, " + context.split() + " split",
+                    protocol.models().stream().map(ProtocolEvaluation::name).toList(),
+                    protocol.models().stream().map(ProtocolEvaluation::calibration).toList());
+            md = md + "\n" + protocolMarkdown(protocol);
+            json.put("protocol", protocolJson(protocol));
+        }
+        Files.writeString(dir.resolve("report.md"), md);
+        Json.write(dir.resolve("metrics.json"), json);
         Files.writeString(dir.resolve("predictions.csv"), predictions(scores));
+    }
+
+    public static final String RELIABILITY_PNG = "reliability.png";
+
+    /** "0.912 [0.871, 0.948]"; "n/a" when undefined. */
+    public static String ci(Bootstrap.Interval i) {
+        if (!Double.isFinite(i.estimate())) {
+            return "n/a";
+        }
+        return Double.isFinite(i.low()) ? String.format(Locale.ROOT, "%.3f [%.3f, %.3f]", i.estimate(), i.low(), i.high())
+                : f(i.estimate());
+    }
+
+    /** The protocol's sections: overall with intervals, within-source, per source at the threshold, calibration. */
+    public static String protocolMarkdown(Protocol p) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("## Evaluation protocol: intervals, within-source AUC, calibration\n\n");
+        sb.append(String.format(Locale.ROOT, "95%% intervals: percentile bootstrap over patients (not images), %d"
+                + " replicates, seed %d, COVID-19 and other patients resampled separately; the same draws for every"
+                + " model. Sensitivity and specificity are taken at each model's own decision threshold (the one the"
+                + " stream job uses).%n%n", p.replicates(), p.seed()));
+        sb.append("| model | images (covid / non-covid) | threshold | ROC AUC | sensitivity | specificity | ECE |"
+                + " Brier |\n");
+        sb.append("| --- | --- | ---: | --- | --- | --- | --- | ---: |\n");
+        for (ProtocolEvaluation m : p.models()) {
+            sb.append(String.format(Locale.ROOT, "| %s | %d (%d / %d) | %.4f (%s) | %s | %s | %s | %s | %.4f |%n",
+                    m.name(), m.images(), m.covid(), m.nonCovid(), m.threshold(), m.thresholdOrigin(), ci(m.auc()),
+                    ci(m.sensitivity()), ci(m.specificity()), ci(m.ece()), m.calibration().brierScore()));
+        }
+        boolean within = p.models().stream().flatMap(m -> m.perSource().stream())
+                .anyMatch(ProtocolEvaluation.SourceProtocol::hasBothLabels);
+        sb.append("\n### Within-source ROC AUC\n\n");
+        if (!within) {
+            sb.append("No source of this split holds both labels: a within-source AUC cannot be computed.\n");
+        } else {
+            sb.append("Only sources that hold both labels: here a model cannot score by recognising where an image"
+                    + " came from.\n\n");
+            sb.append("| model | source | covid | non-covid | ROC AUC [95% CI] | sensitivity | specificity |\n");
+            sb.append("| --- | --- | ---: | ---: | --- | --- | --- |\n");
+            for (ProtocolEvaluation m : p.models()) {
+                for (ProtocolEvaluation.SourceProtocol s : m.perSource()) {
+                    if (s.hasBothLabels()) {
+                        sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %s | %s | %s |%n", m.name(),
+                                s.source(), s.covid(), s.nonCovid(), ci(s.auc()), ci(s.sensitivity()),
+                                ci(s.specificity())));
+                    }
+                }
+            }
+        }
+        if (p.models().stream().anyMatch(m -> !m.perSource().isEmpty())) {
+            sb.append("\n### Per source at the model's threshold\n\n");
+            sb.append("Sensitivity where a source has COVID-19 images, specificity where it has others. On a"
+                    + " leave-one-source-out run (`--split excluded`) these are the numbers on a source the model"
+                    + " never saw.\n\n");
+            sb.append("| model | source | images | covid | non-covid | sensitivity [95% CI] | specificity [95% CI] |"
+                    + " mean P(covid) |\n");
+            sb.append("| --- | --- | ---: | ---: | ---: | --- | --- | ---: |\n");
+            for (ProtocolEvaluation m : p.models()) {
+                for (ProtocolEvaluation.SourceProtocol s : m.perSource()) {
+                    sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %d | %s | %s | %.3f |%n", m.name(),
+                            s.source(), s.images(), s.covid(), s.nonCovid(), ci(s.sensitivity()), ci(s.specificity()),
+                            s.meanScore()));
+                }
+            }
+        }
+        sb.append(String.format(Locale.ROOT, "%n### Calibration%n%n%d equal-width bins of P(COVID-19); ECE = image-weighted"
+                + " mean |share of COVID-19 - mean score| over the bins.%n%n![reliability](%s)%n%n", p.calibrationBins(),
+                RELIABILITY_PNG));
+        sb.append("| model | bin | images | mean P(covid) | observed COVID-19 share |\n| --- | --- | ---: | ---: | ---: |\n");
+        for (ProtocolEvaluation m : p.models()) {
+            for (Calibration.Bin b : m.calibration().bins()) {
+                sb.append(String.format(Locale.ROOT, "| %s | %.1f-%.1f | %d | %.3f | %.3f |%n", m.name(), b.low(),
+                        b.high(), b.images(), b.meanScore(), b.observedRate()));
+            }
+        }
+        return sb.toString();
+    }
+
+    static Map<String, Object> protocolJson(Protocol p) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("bootstrapReplicates", p.replicates());
+        root.put("bootstrapSeed", p.seed());
+        root.put("resampling", "patients, stratified by COVID-19 / other");
+        root.put("calibrationBins", p.calibrationBins());
+        List<Object> models = new ArrayList<>();
+        for (ProtocolEvaluation m : p.models()) {
+            Map<String, Object> mm = new LinkedHashMap<>();
+            mm.put("model", m.name());
+            mm.put("images", m.images());
+            mm.put("threshold", m.threshold());
+            mm.put("thresholdOrigin", m.thresholdOrigin());
+            mm.put("auc", interval(m.auc()));
+            mm.put("sensitivity", interval(m.sensitivity()));
+            mm.put("specificity", interval(m.specificity()));
+            mm.put("ece", interval(m.ece()));
+            mm.put("brier", num(m.calibration().brierScore()));
+            mm.put("reliabilityBins", m.calibration().bins());
+            Map<String, Object> sources = new LinkedHashMap<>();
+            for (ProtocolEvaluation.SourceProtocol s : m.perSource()) {
+                Map<String, Object> sm = new LinkedHashMap<>();
+                sm.put("images", s.images());
+                sm.put("covid", s.covid());
+                sm.put("nonCovid", s.nonCovid());
+                sm.put("auc", interval(s.auc()));
+                sm.put("sensitivity", interval(s.sensitivity()));
+                sm.put("specificity", interval(s.specificity()));
+                sm.put("meanScore", s.meanScore());
+                sources.put(s.source(), sm);
+            }
+            mm.put("perSource", sources);
+            models.add(mm);
+        }
+        root.put("models", models);
+        return root;
+    }
+
+    private static Map<String, Object> interval(Bootstrap.Interval i) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("estimate", num(i.estimate()));
+        r.put("low", num(i.low()));
+        r.put("high", num(i.high()));
+        r.put("replicatesDefined", i.defined());
+        return r;
     }
 
     static String markdown(Context c, List<ModelEvaluation> evaluations) {

@@ -17,6 +17,8 @@ import org.xrayscreening.models.Architecture;
  *     would exceed it, and an epoch that reaches it ends early (then validates, checkpoints and stops); 0 = no
  *     budget. The epochs (and batches) actually run are in state.json and the model metadata
  * @param command the exact command line, recorded in the model metadata
+ * @param excludeSources data sources left out of train, validation and test (leave-one-source-out: the model
+ *     is then tested on what it never saw); empty = none. Absent in run.json files written before it existed
  */
 public record TrainOptions(
         Architecture architecture,
@@ -38,7 +40,22 @@ public record TrainOptions(
         int maxBatchesPerEpoch,
         double timeBudgetMinutes,
         String command,
-        List<String> notes) {
+        List<String> notes,
+        List<String> excludeSources) {
+
+    public TrainOptions {
+        excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
+    }
+
+    /** Every source included. */
+    public TrainOptions(Architecture architecture, String data, String preset, int inputSize, int epochs,
+            int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
+            int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
+            int maxBatchesPerEpoch, double timeBudgetMinutes, String command, List<String> notes) {
+        this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
+                validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
+                timeBudgetMinutes, command, notes, List.of());
+    }
 
     public Preset presetValue() {
         return Preset.parse(preset);
@@ -47,7 +64,7 @@ public record TrainOptions(
     public TrainOptions withEpochs(int newEpochs) {
         return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources);
     }
 
     public boolean imagenetInit() {

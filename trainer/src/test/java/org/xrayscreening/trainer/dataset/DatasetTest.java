@@ -29,6 +29,24 @@ class DatasetTest {
     }
 
     @Test
+    void sourcesCanBeLeftOutOrSelectedAndAMisspeltSourceIsNamed() throws Exception {
+        SyntheticData.write(dir, 3, 5, 32); // sources alternate: sourceA, sourceB, ...
+        Dataset d = Dataset.load(dir);
+        assertThat(d.sources()).containsExactly("sourceA", "sourceB");
+        Dataset withoutB = d.withoutSources(java.util.List.of("sourceB"));
+        assertThat(withoutB.entries()).hasSize(4).allSatisfy(e -> assertThat(e.source()).isEqualTo("sourceA"));
+        assertThat(d.onlySources(java.util.List.of("sourceB")).entries()).hasSize(4)
+                .allSatisfy(e -> assertThat(e.source()).isEqualTo("sourceB"));
+        assertThat(d.withoutSources(java.util.List.of())).isSameAs(d);
+        // a left-out source changes the split, so its digest: a model records which data it was selected on
+        SplitSpec spec = SplitSpec.paper(1);
+        assertThat(DatasetSplit.of(withoutB, spec).digest()).isNotEqualTo(DatasetSplit.of(d, spec).digest());
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> d.withoutSources(java.util.List.of("sourceC")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no source 'sourceC'")
+                .hasMessageContaining("[sourceA, sourceB]");
+    }
+
+    @Test
     void readsFolderLayoutWithoutManifest() throws Exception {
         SyntheticData.write(dir, 2, 3, 32);
         Files.delete(dir.resolve("manifest.csv"));

@@ -66,6 +66,24 @@ class MetricsTest {
         assertThat(ConfusionMatrix.at(s, y, ThresholdChooser.forSensitivity(s, y, 0.8)).recall()).isGreaterThanOrEqualTo(0.8);
     }
 
+    @Test
+    void thresholdForSensitivity95IsTheLargestKeeping19Of20Positives() {
+        // positives at 0.81, 0.82, ..., 1.00; negatives spread over [0.05, 0.95]. Sensitivity >= 0.95 needs 19 of
+        // the 20 positives at or above the threshold: the largest such threshold is the 19th highest, 0.82
+        // (0.83 keeps only 18 = 0.90; 0.815, a negative, lies between and must not be picked)
+        float[] s = new float[40];
+        boolean[] y = new boolean[40];
+        for (int i = 0; i < 20; i++) {
+            s[i] = 0.81f + 0.01f * i;
+            y[i] = true;
+            s[20 + i] = 0.05f + 0.045f * i;
+        }
+        s[39] = 0.815f;
+        assertThat(ThresholdChooser.forSensitivity(s, y, 0.95)).isEqualTo(0.82f);
+        assertThat(ConfusionMatrix.at(s, y, 0.82f).recall()).isEqualTo(0.95);
+        assertThat(ConfusionMatrix.at(s, y, 0.83f).recall()).isEqualTo(0.90);
+    }
+
     private static String r3(double v) {
         return String.format(Locale.ROOT, "%.3f", v);
     }

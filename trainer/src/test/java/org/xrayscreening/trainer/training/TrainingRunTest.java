@@ -137,7 +137,11 @@ class TrainingRunTest {
                 .contains("roc-all.png");
         assertThat(report).doesNotContain("evaluated images may have been seen in training");
         JsonNode metrics = Json.MAPPER.readTree(dir.resolve("metrics.json").toFile());
-        assertThat(metrics.get("models")).hasSize(3);
+        // two models, their mean, and the two combinations fit on validation (Platt-calibrated mean, stack)
+        assertThat(metrics.get("models")).hasSize(5);
+        assertThat(report).contains("ensemble (Platt-calibrated mean of 2)").contains("ensemble (stacked on validation)")
+                .contains("## Ensemble: combinations and the indeterminate band, fit on validation")
+                .contains("## Evaluation protocol").contains("![reliability](reliability.png)");
         JsonNode m = metrics.get("models").get(0);
         long n = m.get("threshold0.5").get("tp").asLong() + m.get("threshold0.5").get("tn").asLong()
                 + m.get("threshold0.5").get("fp").asLong() + m.get("threshold0.5").get("fn").asLong();
@@ -149,7 +153,8 @@ class TrainingRunTest {
             assertThat(Files.size(dir.resolve(png))).isGreaterThan(1000);
         }
         assertThat(Files.readAllLines(dir.resolve("predictions.csv")).get(0))
-                .isEqualTo("file,label,source,mobilenet@v1,mobilenet@v2,ensemble (mean of 2)");
+                .isEqualTo("file,label,source,mobilenet@v1,mobilenet@v2,ensemble (mean of 2),"
+                        + "ensemble (Platt-calibrated mean of 2),ensemble (stacked on validation)");
     }
 
     @Test
