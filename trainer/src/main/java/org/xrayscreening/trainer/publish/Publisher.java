@@ -56,6 +56,7 @@ public final class Publisher {
                 o.batchSize(), o.learningRate(), o.bnMomentum(), o.seed(), o.testFraction(), o.validationFraction(),
                 o.data(), targetSensitivity, runDir.getFileName());
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())
+                .normalization(o.normalization())
                 .decisionThreshold(threshold)
                 .trainingDataDigest(info.datasetDigest())
                 .metrics(metrics)
