@@ -25,6 +25,7 @@ public final class TrainerCli implements Runnable {
     /** Subcommands of packages developed alongside (added when present, so each can land on its own). */
     static final String[] OPTIONAL_SUBCOMMANDS = {
         "org.xrayscreening.trainer.imagenet.ImportPretrainedCommand",
+        "org.xrayscreening.trainer.imagenet.ImportNsfwjsCommand",
     };
 
     public static void main(String[] args) {

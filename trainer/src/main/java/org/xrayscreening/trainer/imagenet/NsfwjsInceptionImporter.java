@@ -59,6 +59,8 @@ public final class NsfwjsInceptionImporter {
     public static final List<String> NSFW_CLASSES = List.of("Drawing", "Hentai", "Neutral", "Porn", "Sexy");
     /** Index of "Neutral" in {@link #NSFW_CLASSES}. */
     public static final int NEUTRAL = 2;
+    /** Input side nsfwjs feeds this model ({@code options.size} of its InceptionV3 entry; the file's input_1). */
+    public static final int INPUT_SIZE = 299;
     /** The input normalization the weights were trained with. */
     public static final Normalization NORMALIZATION = Normalization.ZERO_TO_ONE;
     /** Convolutions (each with its batch norm) of a Keras InceptionV3 without top. */
