@@ -37,8 +37,8 @@ import org.xrayscreening.trainer.imagenet.TfjsLayersModel.Weight;
  * <p><b>What the file is.</b> A Keras 2.2.4 InceptionV3 ({@code include_top=False}) with a 3-layer head
  * (AveragePooling2D 8x8 = global pooling at 299 px, Dense 256 relu, Dense 128 relu, Dense 5 softmax over
  * {@link #NSFW_CLASSES}), every weight uint8-quantized. The topology's {@code trainable} flags say which layers
- * kept their ImageNet weights: 51 convolutions ({@code conv2d_1..50} and {@code conv2d_55}: the stem, mixed0-4
- * and part of mixed5) were frozen; the rest, and the head, were fine-tuned on nsfwjs' photos. Its input is RGB
+ * kept their ImageNet weights: 51 convolutions ({@code conv2d_1..50}: the stem and mixed0-5, and
+ * {@code conv2d_55} in mixed6) were frozen; the rest, and the head, were fine-tuned on nsfwjs' photos. Its input is RGB
  * {@code x / 255} ({@link Normalization#ZERO_TO_ONE}; nsfwjs' {@code infer} divides by 255 before resizing),
  * not Keras' {@code x / 127.5 - 1}, so a model initialised from it must be trained and served with that.
  *
