@@ -27,6 +27,7 @@ public final class TrainerCli implements Runnable {
     static final String[] OPTIONAL_SUBCOMMANDS = {
         "org.xrayscreening.trainer.imagenet.ImportPretrainedCommand",
         "org.xrayscreening.trainer.imagenet.FetchPretrainedCommand",
+        "org.xrayscreening.trainer.imagenet.ImportNsfwjsCommand",
     };
 
     public static void main(String[] args) {

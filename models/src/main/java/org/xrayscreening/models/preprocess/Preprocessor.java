@@ -146,6 +146,7 @@ public final class Preprocessor implements Serializable {
     private void normalizeInto(float[] out, int plane, int i, int c, float v) {
         switch (normalization) {
             case MINUS_ONE_TO_ONE -> out[c * plane + i] = v / 127.5f - 1f;
+            case ZERO_TO_ONE -> out[c * plane + i] = v / 255f;
             case CAFFE -> {
                 // c is the RGB index of v; caffe wants BGR planes with the BGR means subtracted.
                 switch (c) {

@@ -68,6 +68,19 @@ class PreprocessorTest {
     }
 
     @Test
+    void zeroToOneIsPixelOver255AsNsfwjsFeedsItsInceptionV3() {
+        Preprocessor unit = new Preprocessor(Normalization.ZERO_TO_ONE, S);
+        assertThat(unit.toChw(gray8(20, 20, 255))).containsOnly(1f);
+        assertThat(unit.toChw(gray8(20, 20, 0))).containsOnly(0f);
+        assertThat(unit.toChw(gray8(20, 20, 51))).containsOnly(51f / 255f);
+        // channel order stays RGB: pure red lights plane 0 only
+        float[] red = unit.toChw(rgb(20, 20, 0xff0000));
+        assertThat(plane(red, 0)).containsOnly(1f);
+        assertThat(plane(red, 1)).containsOnly(0f);
+        assertThat(plane(red, 2)).containsOnly(0f);
+    }
+
+    @Test
     void caffeWhiteAndBlackAreMeanSubtractedPerBgrChannel() {
         for (BufferedImage white : new BufferedImage[] {gray8(20, 20, 255), gray16(20, 20, 65535), rgb(20, 20, 0xffffff)}) {
             float[] chw = CAFFE.toChw(white);

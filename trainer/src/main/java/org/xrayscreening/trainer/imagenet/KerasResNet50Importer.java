@@ -236,7 +236,7 @@ public final class KerasResNet50Importer {
                 case "BatchNormalization" -> {
                     double eps = layer.number("epsilon", KERAS_DEFAULT_BN_EPSILON);
                     if (epsilon != null && epsilon != eps) {
-                        LOG.info("batch-norm epsilon differs between layers of {}: {} and {}", file.modelJson(),
+                        LOG.info("batch-norm epsilon differs between layers of {}: {} and {}", file.source(),
                                 epsilon, eps);
                     }
                     epsilon = eps;
@@ -267,7 +267,7 @@ public final class KerasResNet50Importer {
         for (Write w : writes) {
             params.get(w.key()).getArray().set(w.values());
         }
-        ImportSummary summary = new ImportSummary(file.modelJson(), file.kerasVersion(), convolutions, batchNorms,
+        ImportSummary summary = new ImportSummary(file.source(), file.kerasVersion(), convolutions, batchNorms,
                 classifier, epsilon == null ? Double.NaN : epsilon, file.parameterCount());
         LOG.info("imported {}", summary);
         return summary;
@@ -460,7 +460,7 @@ public final class KerasResNet50Importer {
     }
 
     private static IllegalArgumentException refuse(TfjsLayersModel file, String why) {
-        return new IllegalArgumentException(file.modelJson() + " is not a Keras ResNet50 this importer reads: " + why);
+        return new IllegalArgumentException(file.source() + " is not a Keras ResNet50 this importer reads: " + why);
     }
 
     /** {@code model.json} of a weights location: the file itself, {@code DIR/model.json} or {@code DIR/ResNet50/model.json}. */

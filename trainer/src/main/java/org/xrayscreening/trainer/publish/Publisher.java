@@ -58,6 +58,7 @@ public final class Publisher {
                 + (o.excludeSources().isEmpty() ? "" : "; sources left out (leave-one-source-out): "
                         + String.join(", ", o.excludeSources()));
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())
+                .normalization(o.normalization())
                 .decisionThreshold(threshold)
                 .trainingDataDigest(info.datasetDigest())
                 .metrics(metrics)

@@ -86,6 +86,10 @@ public final class Augmenter {
                 pixel = clamp(contrast * (pixel - 127.5) + 127.5 + brightness);
                 return (float) (pixel / 127.5 - 1);
             }
+            case ZERO_TO_ONE -> {
+                pixel = clamp(contrast * (v * 255.0 - 127.5) + 127.5 + brightness);
+                return (float) (pixel / 255.0);
+            }
             case CAFFE -> {
                 pixel = v + CAFFE_MEAN_BGR[ch];
                 pixel = clamp(contrast * (pixel - 127.5) + 127.5 + brightness);

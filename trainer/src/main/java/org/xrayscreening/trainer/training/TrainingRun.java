@@ -125,7 +125,7 @@ public final class TrainingRun {
         }
 
         long t0 = System.nanoTime();
-        Preprocessor preprocessor = Preprocessor.forArchitecture(arch, options.inputSize());
+        Preprocessor preprocessor = new Preprocessor(options.normalization(), options.inputSize());
         PreparedImages train = PreparedImages.load(split.get(Split.TRAIN), preprocessor);
         PreparedImages validation = PreparedImages.load(split.get(Split.VALIDATION), preprocessor);
         List<String> skipped = new ArrayList<>(train.skipped());

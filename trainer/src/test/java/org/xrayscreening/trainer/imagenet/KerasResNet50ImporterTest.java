@@ -316,8 +316,7 @@ class KerasResNet50ImporterTest {
         Files.write(shard, java.util.Arrays.copyOf(bytes, bytes.length - 4));
         assertThatThrownBy(() -> TfjsLayersModel.read(tmp.resolve("cut/model.json")))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("the manifest describes")
-                .hasMessageContaining("truncated");
+                .hasMessageContaining("shard data ends inside weight");
 
         write(tmp.resolve("q"), stem(), 5);
         Path json = tmp.resolve("q/model.json");
@@ -325,7 +324,7 @@ class KerasResNet50ImporterTest {
                 "\"dtype\" : \"float32\", \"quantization\" : {\"dtype\" : \"uint8\"}"));
         assertThatThrownBy(() -> TfjsLayersModel.read(json))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("conv1/kernel is quantized");
+                .hasMessageContaining("conv1/kernel has uint8 quantization without scale/min");
     }
 
     private static void assertRefused(Path dir, List<FileLayer> layers, String... messageParts) throws IOException {
