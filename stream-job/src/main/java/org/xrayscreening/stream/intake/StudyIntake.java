@@ -20,6 +20,7 @@ import org.xrayscreening.connectors.image.ImageSourcePolicy;
 import org.xrayscreening.connectors.kafka.RawRecord;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.stream.poison.AttemptJournal;
+import org.xrayscreening.stream.poison.SuspectIsolation;
 
 /**
  * First operator: parses an {@code xray.acquired} record, fetches and decodes its image, and turns it into
@@ -95,21 +96,42 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
     }
 
     @Override
-    public void processElement(RawRecord record, Context ctx, Collector<StudyImage> out) {
+    public void processElement(RawRecord record, Context ctx, Collector<StudyImage> out) throws InterruptedException {
         ScreeningMetrics.get().eventsConsumed.inc();
-        if (journal != null && !journal.begin(AttemptJournal.key(record.getTopic(), record.getPartition(), record.getOffset()))) {
-            deadLetter(record, DeadLetterReason.IMAGE_CRASHED_WORKER, "processing this record ended the worker "
-                    + journal.limit() + " time(s) (out of memory or a native crash); not tried again", ctx);
-            return;
+        Reading reading;
+        if (journal == null) {
+            reading = read(record);
+        } else {
+            String key = AttemptJournal.key(record.getTopic(), record.getPartition(), record.getOffset());
+            // a record that died before runs alone in this JVM (see SuspectIsolation); the attempt ends before
+            // anything is emitted, because emitting can block on backpressure and must not hold the lock
+            try (SuspectIsolation.Unit unit = SuspectIsolation.jvmWide().enter(journal.previousAttempts(key) > 0)) {
+                if (!journal.begin(key)) {
+                    reading = Reading.deadLetter(DeadLetterReason.IMAGE_CRASHED_WORKER, "processing this record "
+                            + "ended the worker " + journal.limit() + " time(s) (out of memory or a native crash); "
+                            + "not tried again");
+                } else {
+                    // An Error (OutOfMemoryError) leaves the attempt open on purpose: it counts as a death of the worker.
+                    reading = read(record);
+                    journal.end();
+                }
+            }
         }
-        // An Error (OutOfMemoryError) leaves the attempt open on purpose: it counts as a death of the worker.
-        process(record, ctx, out);
-        if (journal != null) {
-            journal.end();
+        if (reading.study() != null) {
+            out.collect(reading.study());
+        } else {
+            deadLetter(record, reading.reason(), reading.detail(), ctx);
         }
     }
 
-    private void process(RawRecord record, Context ctx, Collector<StudyImage> out) {
+    /** What reading one record gave: the study, or why it is a dead letter. */
+    private record Reading(StudyImage study, DeadLetterReason reason, String detail) {
+        static Reading deadLetter(DeadLetterReason reason, String detail) {
+            return new Reading(null, reason, detail);
+        }
+    }
+
+    private Reading read(RawRecord record) {
         try {
             XrayAcquired event = codec.parseAcquired(record.getValue());
             byte[] bytes = loader.load(event.image());
@@ -119,15 +141,16 @@ public class StudyIntake extends ProcessFunction<RawRecord, StudyImage> {
             }
             BufferedImage decoded = decoder.decode(bytes, event.image().contentType());
             BufferedImage canonical = CanonicalImage.toGray16(decoded, canonicalMaxSide);
-            out.collect(new StudyImage(event.studyId(), event.patientRef(), event.acquiredAt().toEpochMilli(),
+            return new Reading(new StudyImage(event.studyId(), event.patientRef(), event.acquiredAt().toEpochMilli(),
                     System.currentTimeMillis(), canonical.getWidth(), canonical.getHeight(),
-                    CanonicalImage.pixels(canonical)).from(record.getTopic(), record.getPartition(), record.getOffset()));
+                    CanonicalImage.pixels(canonical)).from(record.getTopic(), record.getPartition(), record.getOffset()),
+                    null, null);
         } catch (InvalidEventException e) {
-            deadLetter(record, e.reason(), e.detail(), ctx);
+            return Reading.deadLetter(e.reason(), e.detail());
         } catch (RuntimeException e) {
             // A bug or an unexpected library failure must not kill the job or lose the record.
-            deadLetter(record, DeadLetterReason.UNDECODABLE_IMAGE,
-                    "unexpected " + e.getClass().getSimpleName() + " while reading the image", ctx);
+            return Reading.deadLetter(DeadLetterReason.UNDECODABLE_IMAGE,
+                    "unexpected " + e.getClass().getSimpleName() + " while reading the image");
         }
     }
 

@@ -31,6 +31,7 @@ import org.xrayscreening.stream.intake.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.stream.poison.AttemptJournal;
+import org.xrayscreening.stream.poison.SuspectIsolation;
 
 /**
  * One network's operator: a DJL predictor per subtask, created in open() and closed in close() (a Predictor is
@@ -191,9 +192,10 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
      * cleared when inference returns; an Error (OutOfMemoryError) or a native crash leaves it open, which counts
      * as a death of the worker on that record. A batch that died takes all its studies down with it, so a batch
      * with any study that has died before is scored one study at a time: only the poison image then dies again
-     * and reaches the limit; its batch mates are answered.
+     * and reaches the limit; its batch mates are answered. Such a study (a suspect) is also scored with no other
+     * journaled work in flight in this JVM ({@link SuspectIsolation}), so that its next death is charged to it alone.
      */
-    private void scoreHeld() {
+    private void scoreHeld() throws InterruptedException {
         if (flushTimer != null) {
             flushTimer.cancel(false);
             flushTimer = null;
@@ -220,8 +222,28 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
     }
 
     /** One forward pass over {@code batch} (its attempts journaled around it); outcomes emitted in order. */
-    private void scoreBatch(List<StreamRecord<StudyImage>> batch) {
+    private void scoreBatch(List<StreamRecord<StudyImage>> batch) throws InterruptedException {
         ModelOutcome[] outcomes = new ModelOutcome[batch.size()];
+        if (journal == null) {
+            infer(batch, outcomes);
+        } else {
+            boolean suspect = false;
+            for (StreamRecord<StudyImage> record : batch) {
+                String key = journalKey(record.getValue());
+                suspect |= key != null && journal.previousAttempts(key) > 0;
+            }
+            // beginAttempt .. endAttempt inside the unit; emitting (which can block on backpressure) after it
+            try (SuspectIsolation.Unit unit = SuspectIsolation.jvmWide().enter(suspect)) {
+                infer(batch, outcomes);
+            }
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            output.collect(batch.get(i).replace(outcomes[i]));
+        }
+    }
+
+    /** Fills {@code outcomes}: begins the journal attempts, runs the forward pass, ends the attempts. */
+    private void infer(List<StreamRecord<StudyImage>> batch, ModelOutcome[] outcomes) {
         String[] journaled = new String[batch.size()]; // key of each study whose attempt is open, else null
         int[] attempt = new int[batch.size()];
         List<float[]> inputs = new ArrayList<>(batch.size());
@@ -280,9 +302,6 @@ public class ModelScoring extends AbstractStreamOperator<ModelOutcome>
             if (journaled[i] != null) {
                 journal.endAttempt(journaled[i], attempt[i]);
             }
-        }
-        for (int i = 0; i < batch.size(); i++) {
-            output.collect(batch.get(i).replace(outcomes[i]));
         }
     }
 

@@ -145,4 +145,49 @@ class PoisonImageTest {
         assertThat(markers()).isZero();
         w.close();
     }
+
+    /** The real operator takes the JVM-wide isolation: the exclusive side for a suspect, the shared one otherwise. */
+    @Test
+    void theIntakeRunsASuspectAloneAndWaitsWhileAnotherSuspectRuns() throws Exception {
+        RawRecord suspect = record("study-8", 30);
+        // one earlier death with this record in hand: it is a suspect now
+        assertThat(AttemptJournal.open(new AttemptJournal.Config(dir.toString(), 2), "intake")
+                .begin(AttemptJournal.key("xray.acquired", 2, 30))).isTrue();
+        SuspectIsolation isolation = SuspectIsolation.jvmWide();
+        OneInputStreamOperatorTestHarness<RawRecord, StudyImage> w = worker(2);
+        Thread intake;
+        try (SuspectIsolation.Unit otherOperator = isolation.enter(false)) { // a model forward pass in flight
+            intake = new Thread(() -> {
+                try {
+                    w.processElement(suspect, 0L);
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            intake.start();
+            SuspectIsolationTest.await(() -> isolation.waiting() == 1, "the suspect waits");
+            assertThat(markers()).as("its second attempt has not begun").isEqualTo(1);
+        }
+        intake.join(10_000);
+        assertThat(intake.isAlive()).isFalse();
+        assertThat(w.extractOutputValues()).extracting(s -> s.studyId).containsExactly("study-8");
+        assertThat(markers()).isZero();
+
+        RawRecord plain = record("study-9", 31);
+        try (SuspectIsolation.Unit otherSuspect = isolation.enter(true)) { // a suspect in a model operator
+            intake = new Thread(() -> {
+                try {
+                    w.processElement(plain, 0L);
+                } catch (Exception e) {
+                    throw new AssertionError(e);
+                }
+            });
+            intake.start();
+            SuspectIsolationTest.await(() -> isolation.waiting() == 1, "the plain record waits");
+            assertThat(markers()).isZero();
+        }
+        intake.join(10_000);
+        assertThat(w.extractOutputValues()).extracting(s -> s.studyId).containsExactly("study-8", "study-9");
+        w.close();
+    }
 }
