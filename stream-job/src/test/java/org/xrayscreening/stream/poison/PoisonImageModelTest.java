@@ -193,4 +193,50 @@ class PoisonImageModelTest {
             assertThat(dead.get(0).detail()).contains("mobilenet", "2 time(s)").doesNotContain("patient");
         }
     }
+
+    /** The real operator takes the JVM-wide isolation around its attempts, and emits only after releasing it. */
+    @Test
+    void aSuspectStudyIsScoredAloneAndAPlainOneWaitsWhileAnotherSuspectRuns(@TempDir Path journalDir) throws Exception {
+        AttemptJournal journal = AttemptJournal.open(new AttemptJournal.Config(journalDir.toString(), 2), "model-mobilenet");
+        assertThat(journal.beginAttempt(AttemptJournal.key("xray.acquired", 0, 40))).isEqualTo(1); // died once
+        SuspectIsolation isolation = SuspectIsolation.jvmWide();
+        try (var h = scoring(journalDir)) {
+            Thread operator;
+            try (SuspectIsolation.Unit intakeInFlight = isolation.enter(false)) {
+                operator = new Thread(() -> {
+                    try {
+                        h.processElement1(new StreamRecord<>(study("s-suspect", 40), 0));
+                    } catch (Exception e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                operator.start();
+                SuspectIsolationTest.await(() -> isolation.waiting() == 1, "the suspect waits");
+                assertThat(journal.previousAttempts(AttemptJournal.key("xray.acquired", 0, 40))).isEqualTo(1);
+                assertThat(outcomes(h)).isEmpty();
+            }
+            operator.join(30_000);
+            assertThat(operator.isAlive()).isFalse();
+            assertThat(outcomes(h)).extracting(o -> o.studyId).containsExactly("s-suspect");
+
+            try (SuspectIsolation.Unit suspectElsewhere = isolation.enter(true)) {
+                operator = new Thread(() -> {
+                    try {
+                        h.processElement1(new StreamRecord<>(study("s-plain", 41), 0));
+                    } catch (Exception e) {
+                        throw new AssertionError(e);
+                    }
+                });
+                operator.start();
+                SuspectIsolationTest.await(() -> isolation.waiting() == 1, "the plain study waits");
+                assertThat(outcomes(h)).hasSize(1);
+            }
+            operator.join(30_000);
+            assertThat(outcomes(h)).extracting(o -> o.studyId).containsExactly("s-suspect", "s-plain");
+            assertThat(outcomes(h)).allMatch(ModelOutcome::succeeded);
+        }
+        try (Stream<Path> markers = Files.list(journalDir.resolve("model-mobilenet"))) {
+            assertThat(markers.count()).isZero();
+        }
+    }
 }
