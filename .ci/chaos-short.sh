@@ -11,7 +11,20 @@ cd "$(dirname "$0")/.."
 source .ci/smoke-lib.sh
 start=$(date +%s)
 tmp="$(mktemp -d -t chaos-short.XXXXXX)"
-trap 'XRAY_CLUSTER_DIR="$tmp/cluster" bash scripts/cluster.sh stop >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+# On failure, what the cluster said goes to CI's log before the files are removed: the job's restarts and their
+# causes are only in the JobManager's and TaskManagers' logs.
+cleanup() {
+  local rc=$?
+  if [[ $rc -ne 0 && -d "$tmp/cluster/log" ]]; then
+    echo "--- chaos-short failed ($rc): exceptions in the cluster logs (first 40 distinct)" >&2
+    grep -h -E 'Exception|Error:|Caused by' "$tmp"/cluster/log/*.log 2>/dev/null | sed -E 's/^[0-9-]+ [0-9:,.]+ //' \
+      | sort | uniq -c | sort -rn | head -40 >&2 || true
+    tail -n 30 "$tmp"/cluster/log/jobmanager.log >&2 2>/dev/null || true
+  fi
+  XRAY_CLUSTER_DIR="$tmp/cluster" bash scripts/cluster.sh stop >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 log="$tmp/chaos.log"
 
 XRAY_JAVA_OPTS="${XRAY_JAVA_OPTS:--Xmx2g}" smoke_run "$log" ./xray-screening chaos --work-dir "$tmp" --studies 100 --rate 3 \
