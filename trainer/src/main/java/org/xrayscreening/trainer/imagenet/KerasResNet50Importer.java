@@ -12,6 +12,7 @@ import ai.djl.util.Pair;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.xrayscreening.trainer.imagenet.ParameterWrites.Write;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -151,7 +152,7 @@ public final class KerasResNet50Importer {
             throws IOException {
         Objects.requireNonNull(model2Class, "model2Class");
         Block block = Objects.requireNonNull(model2Class.getBlock(), "the model has no block");
-        if (!isInitialized(block)) {
+        if (!ParameterWrites.isInitialized(block)) {
             block.initialize(model2Class.getNDManager(), DataType.FLOAT32, new Shape(1, 3, inputSize, inputSize));
         }
         return importInto(block, TfjsLayersModel.read(modelJson), false);
@@ -178,9 +179,8 @@ public final class KerasResNet50Importer {
         Objects.requireNonNull(file, "file");
         Located located = locate(block);
         Map<String, String> paths = located.backbone().kerasLayerPaths();
-        Map<String, Parameter> params = parameters(block);
-        Map<String, Block> blocks = new LinkedHashMap<>();
-        collectBlocks(block, "", blocks);
+        Map<String, Parameter> params = ParameterWrites.parameters(block);
+        Map<String, Block> blocks = ParameterWrites.blocksByPath(block);
 
         Map<String, List<Weight>> byLayer = new LinkedHashMap<>();
         for (Weight w : file.weights().values()) {
@@ -261,12 +261,7 @@ public final class KerasResNet50Importer {
                     + located.backbone().getClass().getSimpleName() + ": "
                     + unfilled.subList(0, Math.min(5, unfilled.size())) + (unfilled.size() > 5 ? " ..." : ""));
         }
-        for (Write w : writes) {
-            check(params, w);
-        }
-        for (Write w : writes) {
-            params.get(w.key()).getArray().set(w.values());
-        }
+        ParameterWrites.writeAll(params, writes);
         ImportSummary summary = new ImportSummary(file.source(), file.kerasVersion(), convolutions, batchNorms,
                 classifier, epsilon == null ? Double.NaN : epsilon, file.parameterCount());
         LOG.info("imported {}", summary);
@@ -393,8 +388,6 @@ public final class KerasResNet50Importer {
 
     private record Located(KerasBackbone backbone, String prefix, String headLinearKey) {}
 
-    private record Write(String key, Shape shape, float[] values, String source) {}
-
     private static Located locate(Block block) {
         if (block instanceof KerasBackbone k) {
             return new Located(k, "", null);
@@ -414,49 +407,6 @@ public final class KerasResNet50Importer {
                     + ") holds no Keras backbone among its children");
         }
         return new Located(backbone, prefix, null);
-    }
-
-    private static void collectBlocks(Block block, String prefix, Map<String, Block> out) {
-        for (Pair<String, Block> child : block.getChildren()) {
-            String path = prefix.isEmpty() ? child.getKey() : prefix + "_" + child.getKey();
-            out.put(path, child.getValue());
-            collectBlocks(child.getValue(), path, out);
-        }
-    }
-
-    private static Map<String, Parameter> parameters(Block block) {
-        Map<String, Parameter> map = new LinkedHashMap<>();
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            map.put(p.getKey(), p.getValue());
-        }
-        return map;
-    }
-
-    private static boolean isInitialized(Block block) {
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static void check(Map<String, Parameter> params, Write w) {
-        Parameter p = params.get(w.key());
-        if (p == null) {
-            throw new IllegalArgumentException("the block has no parameter " + w.key() + " for " + w.source());
-        }
-        if (!p.isInitialized()) {
-            throw new IllegalStateException("parameter " + w.key() + " is not initialized: initialize the block first");
-        }
-        NDArray array = p.getArray();
-        if (!array.getShape().equals(w.shape())) {
-            throw new IllegalArgumentException("shape mismatch: " + w.source() + " gives " + w.shape() + " for "
-                    + w.key() + ", which is " + array.getShape());
-        }
-        if (w.values().length != array.getShape().size()) {
-            throw new IllegalStateException(w.key() + ": " + w.values().length + " values for shape " + w.shape());
-        }
     }
 
     private static IllegalArgumentException refuse(TfjsLayersModel file, String why) {

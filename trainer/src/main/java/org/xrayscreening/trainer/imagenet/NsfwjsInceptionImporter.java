@@ -15,6 +15,7 @@ import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
+import org.xrayscreening.trainer.imagenet.ParameterWrites.Write;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -324,8 +325,8 @@ public final class NsfwjsInceptionImporter {
         Objects.requireNonNull(weights, "weights");
         Located located = locate(block);
         Map<String, String> paths = located.backbone().kerasLayerPaths();
-        Map<String, Block> blocks = blocksByPath(located.backbone());
-        Map<String, Parameter> params = parameters(block);
+        Map<String, Block> blocks = ParameterWrites.blocksByPath(located.backbone());
+        Map<String, Parameter> params = ParameterWrites.parameters(block);
         List<Write> writes = new ArrayList<>();
         for (ConvBn unit : weights.convolutions()) {
             String ownConv = unit.index() == 0 ? "conv2d" : "conv2d_" + unit.index();
@@ -363,12 +364,7 @@ public final class NsfwjsInceptionImporter {
                 writes.add(new Write(linear + "_bias", new Shape(d.bias().length), d.bias(), d.name()));
             }
         }
-        for (Write w : writes) {
-            check(params, w);
-        }
-        for (Write w : writes) {
-            params.get(w.key()).getArray().set(w.values());
-        }
+        ParameterWrites.writeAll(params, writes);
         LOG.info("imported {} into {} convolutions and batch norms{}", weights, weights.convolutions().size(),
                 withHead ? " and the 5-class head" : " (head left as initialized)");
         return new ImportSummary(weights, weights.convolutions().size(), weights.convolutions().size(), withHead);
@@ -382,7 +378,7 @@ public final class NsfwjsInceptionImporter {
     public static ImportSummary initialize(Model model2Class, Path packageOrModel, int inputSize) throws IOException {
         Objects.requireNonNull(model2Class, "model2Class");
         Block block = Objects.requireNonNull(model2Class.getBlock(), "the model has no block");
-        if (!isInitialized(block)) {
+        if (!ParameterWrites.isInitialized(block)) {
             block.initialize(model2Class.getNDManager(), DataType.FLOAT32, new Shape(1, 3, inputSize, inputSize));
         }
         return importInto(block, read(packageOrModel), false);
@@ -414,8 +410,6 @@ public final class NsfwjsInceptionImporter {
 
     private record Located(InceptionV3 backbone, String prefix, List<String> headLinears) {}
 
-    private record Write(String key, Shape shape, float[] values, String source) {}
-
     /** The InceptionV3 in {@code block} (itself or a child of a SequentialBlock) and the Linears after it. */
     private static Located locate(Block block) {
         if (block instanceof InceptionV3 inception) {
@@ -439,53 +433,4 @@ public final class NsfwjsInceptionImporter {
         return new Located(backbone, prefix, List.copyOf(linears));
     }
 
-    private static Map<String, Block> blocksByPath(Block root) {
-        Map<String, Block> out = new LinkedHashMap<>();
-        collect(root, "", out);
-        return out;
-    }
-
-    private static void collect(Block block, String prefix, Map<String, Block> out) {
-        for (Pair<String, Block> child : block.getChildren()) {
-            String path = prefix.isEmpty() ? child.getKey() : prefix + "_" + child.getKey();
-            out.put(path, child.getValue());
-            collect(child.getValue(), path, out);
-        }
-    }
-
-    private static Map<String, Parameter> parameters(Block block) {
-        Map<String, Parameter> map = new LinkedHashMap<>();
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            map.put(p.getKey(), p.getValue());
-        }
-        return map;
-    }
-
-    private static boolean isInitialized(Block block) {
-        for (Pair<String, Parameter> p : block.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static void check(Map<String, Parameter> params, Write w) {
-        Parameter p = params.get(w.key());
-        if (p == null) {
-            throw new IllegalStateException("the block has no parameter " + w.key() + " (for " + w.source() + ")");
-        }
-        if (!p.isInitialized()) {
-            throw new IllegalStateException("parameter " + w.key() + " is not initialized: initialize the block "
-                    + "first (block.initialize(manager, FLOAT32, new Shape(1, 3, s, s)))");
-        }
-        NDArray array = p.getArray();
-        if (!array.getShape().equals(w.shape())) {
-            throw new IllegalArgumentException("shape mismatch for " + w.key() + ": the block has " + array.getShape()
-                    + ", the file's " + w.source() + " " + w.shape());
-        }
-        if (array.getDataType() != DataType.FLOAT32) {
-            throw new IllegalArgumentException(w.key() + " is " + array.getDataType() + ", expected FLOAT32");
-        }
-    }
 }
