@@ -45,7 +45,7 @@ import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.local.SampleStudies;
 import org.xrayscreening.stream.testing.TopicReader;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;

@@ -1,7 +1,5 @@
 package org.xrayscreening.worklist;
 
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferUShort;
 import java.awt.image.Raster;
@@ -14,6 +12,7 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.xrayscreening.connectors.event.ImageReference;
 import org.xrayscreening.connectors.event.InvalidEventException;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.connectors.image.ImageDecoder;
 import org.xrayscreening.connectors.image.ImageLoader;
 
@@ -110,45 +109,12 @@ public final class StudyImages {
         return new Pixels(gray16.getWidth(), gray16.getHeight(), out.array());
     }
 
-    /** Any decoded image as 16-bit gray (colour reduced to luminance), longer side at most {@code maxSide}. */
+    /**
+     * Any decoded image as 16-bit gray, longer side at most {@code maxSide}: the stream job's own canonical form,
+     * so the radiologist sees the pixels the models scored.
+     */
     static BufferedImage toGray16(BufferedImage source, int maxSide) {
-        int w = source.getWidth();
-        int h = source.getHeight();
-        BufferedImage gray = new BufferedImage(w, h, BufferedImage.TYPE_USHORT_GRAY);
-        short[] dst = ((DataBufferUShort) gray.getRaster().getDataBuffer()).getData();
-        boolean isGray = source.getColorModel().getNumColorComponents() == 1
-                && !(source.getColorModel() instanceof java.awt.image.IndexColorModel);
-        Raster raster = source.getRaster();
-        int bits = source.getColorModel().getComponentSize(0);
-        double scale = 65535.0 / ((1L << bits) - 1);
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                double v;
-                if (isGray) {
-                    v = raster.getSample(x, y, 0) * scale;
-                } else {
-                    int rgb = source.getRGB(x, y);
-                    v = (0.299 * ((rgb >> 16) & 0xff) + 0.587 * ((rgb >> 8) & 0xff) + 0.114 * (rgb & 0xff)) * 257.0;
-                }
-                dst[y * w + x] = (short) Math.round(Math.max(0, Math.min(65535, v)));
-            }
-        }
-        int longer = Math.max(w, h);
-        if (longer <= maxSide) {
-            return gray;
-        }
-        double s = (double) maxSide / longer;
-        int nw = Math.max(1, (int) Math.round(w * s));
-        int nh = Math.max(1, (int) Math.round(h * s));
-        BufferedImage resized = new BufferedImage(nw, nh, BufferedImage.TYPE_USHORT_GRAY);
-        Graphics2D g = resized.createGraphics();
-        try {
-            g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-            g.drawImage(gray, 0, 0, nw, nh, null);
-        } finally {
-            g.dispose();
-        }
-        return resized;
+        return CanonicalImage.toGray16(source, maxSide);
     }
 
     /**

@@ -10,7 +10,7 @@ import org.xrayscreening.connectors.image.DicomWriter;
 import org.xrayscreening.connectors.image.ImageDecoder;
 import org.xrayscreening.models.NativeRuntime;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -25,7 +25,7 @@ import org.xrayscreening.models.explain.Heatmap;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.stream.ModelSpec;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 

@@ -1,5 +1,6 @@
 package org.xrayscreening.stream.intake;
 
+import org.xrayscreening.connectors.image.CanonicalImage;
 import java.util.Arrays;
 import java.util.Objects;
 

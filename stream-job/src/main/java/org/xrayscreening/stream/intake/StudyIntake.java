@@ -1,5 +1,6 @@
 package org.xrayscreening.stream.intake;
 
+import org.xrayscreening.connectors.image.CanonicalImage;
 import java.awt.image.BufferedImage;
 import java.time.Instant;
 import org.apache.flink.api.common.functions.OpenContext;

@@ -27,7 +27,7 @@ import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.registry.ModelIntegrityException;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.stream.poison.AttemptJournal;

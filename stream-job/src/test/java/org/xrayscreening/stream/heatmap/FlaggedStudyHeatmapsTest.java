@@ -31,7 +31,7 @@ import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 import org.xrayscreening.stream.ModelSpec;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.stream.testing.TestModels;

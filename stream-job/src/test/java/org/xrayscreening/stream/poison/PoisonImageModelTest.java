@@ -26,7 +26,7 @@ import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.ensemble.StudyEnsemble;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.scoring.ModelOutcome;
 import org.xrayscreening.stream.scoring.ModelScoring;

@@ -21,7 +21,7 @@ import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
-import org.xrayscreening.stream.intake.CanonicalImage;
+import org.xrayscreening.connectors.image.CanonicalImage;
 import org.xrayscreening.stream.intake.StudyImage;
 import org.xrayscreening.stream.scoring.ModelScoringTest.Harness;
 import org.xrayscreening.stream.testing.TestModels;

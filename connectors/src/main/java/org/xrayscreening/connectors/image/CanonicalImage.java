@@ -1,4 +1,4 @@
-package org.xrayscreening.stream.intake;
+package org.xrayscreening.connectors.image;
 
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
@@ -10,7 +10,7 @@ import java.awt.image.Raster;
 /**
  * Turns any decoded image into the job's canonical form: 16-bit grayscale, longer side at most
  * {@code maxSide}. Colour images (some gateways export RGB) are reduced to luminance, since a radiograph has
- * one channel of information.
+ * one channel of information. The stream job feeds this to the models and the worklist shows the same pixels.
  */
 public final class CanonicalImage {
     private CanonicalImage() {}
