@@ -42,29 +42,8 @@ public final class Charts {
             }
             data.addSeries(series);
         }
-        XYSeries chance = new XYSeries("chance", false, true);
-        chance.add(0, 0);
-        chance.add(1, 1);
-        data.addSeries(chance);
-        JFreeChart chart = ChartFactory.createXYLineChart(title, "false positive rate (1 - specificity)",
-                "true positive rate (sensitivity)", data, PlotOrientation.VERTICAL, true, false, false);
-        XYPlot plot = chart.getXYPlot();
-        plot.setBackgroundPaint(Color.WHITE);
-        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
-        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        XYLineAndShapeRenderer renderer = (XYLineAndShapeRenderer) plot.getRenderer();
-        int last = data.getSeriesCount() - 1;
-        renderer.setSeriesPaint(last, Color.GRAY);
-        renderer.setSeriesStroke(last, new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f,
-                new float[] {4f, 4f}, 0f));
-        for (int i = 0; i < last; i++) {
-            renderer.setSeriesStroke(i, new BasicStroke(2f));
-        }
-        ((NumberAxis) plot.getDomainAxis()).setRange(0, 1);
-        ((NumberAxis) plot.getRangeAxis()).setRange(0, 1.01);
-        chart.setBackgroundPaint(Color.WHITE);
-        chart.getTitle().setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
-        ChartUtils.saveChartAsPNG(file.toFile(), chart, SIZE + 80, SIZE);
+        unitSquare(file, title, "false positive rate (1 - specificity)", "true positive rate (sensitivity)", data,
+                "chance", false);
     }
 
     /**
@@ -83,17 +62,28 @@ public final class Charts {
             }
             data.addSeries(series);
         }
-        XYSeries perfect = new XYSeries("perfectly calibrated", false, true);
-        perfect.add(0, 0);
-        perfect.add(1, 1);
-        data.addSeries(perfect);
-        JFreeChart chart = ChartFactory.createXYLineChart(title, "mean predicted P(COVID-19) in the bin",
-                "observed share of COVID-19 images", data, PlotOrientation.VERTICAL, true, false, false);
+        unitSquare(file, title, "mean predicted P(COVID-19) in the bin", "observed share of COVID-19 images", data,
+                "perfectly calibrated", true);
+    }
+
+    /**
+     * Curves over [0, 1] x [0, 1] with the diagonal as the reference (chance for ROC, perfect calibration for a
+     * reliability diagram): the diagonal is added last, grey and dashed; the curves are drawn 2 px wide, with a
+     * marker per point when {@code markers} (reliability bins are few and each one is a measurement).
+     */
+    private static void unitSquare(Path file, String title, String xLabel, String yLabel, XYSeriesCollection data,
+                                   String diagonalName, boolean markers) throws IOException {
+        XYSeries diagonal = new XYSeries(diagonalName, false, true);
+        diagonal.add(0, 0);
+        diagonal.add(1, 1);
+        data.addSeries(diagonal);
+        JFreeChart chart = ChartFactory.createXYLineChart(title, xLabel, yLabel, data, PlotOrientation.VERTICAL, true,
+                false, false);
         XYPlot plot = chart.getXYPlot();
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, markers);
         plot.setRenderer(renderer);
         int last = data.getSeriesCount() - 1;
         renderer.setSeriesPaint(last, Color.GRAY);
