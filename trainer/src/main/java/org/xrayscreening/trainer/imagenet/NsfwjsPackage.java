@@ -44,13 +44,9 @@ public final class NsfwjsPackage {
 
     private NsfwjsPackage() {}
 
-    /** The cache folder: {@code $XRAY_SCREENING_CACHE} or {@code ~/.cache/xray-screening}. */
+    /** The cache folder, the same for every fetched package ({@link PretrainedCache#root()}). */
     public static Path cacheDir() {
-        String env = System.getenv("XRAY_SCREENING_CACHE");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
-        return Path.of(System.getProperty("user.home"), ".cache", "xray-screening");
+        return PretrainedCache.root();
     }
 
     /**
@@ -210,22 +206,15 @@ public final class NsfwjsPackage {
             }
         }
         if (!Files.isRegularFile(staging.resolve("package").resolve(MODEL_DIR).resolve("model.min.js"))) {
-            deleteTree(staging);
+            PretrainedCache.deleteTree(staging);
             throw new IOException(tarball + " has no package/" + MODEL_DIR + "/model.min.js");
         }
         Files.writeString(staging.resolve("VERIFIED"), "sha512-" + SHA512 + "\n" + files + " files\n");
         if (Files.exists(target)) {
-            deleteTree(target);
+            PretrainedCache.deleteTree(target);
         }
         Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
         return model;
     }
 
-    private static void deleteTree(Path root) throws IOException {
-        try (var walk = Files.walk(root)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

