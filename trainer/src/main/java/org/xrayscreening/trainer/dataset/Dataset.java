@@ -24,6 +24,13 @@ import org.apache.commons.csv.CSVRecord;
  * {@code patient_id} and {@code source_repo} / {@code source}; the layout of shared/data/cxr-dev). A folder
  * that holds a {@code manifest.csv} is read through the manifest. Entries are sorted by name, so the order
  * (and everything seeded that follows from it) does not depend on the file system.
+ *
+ * <p>Several collections (one folder per hospital or archive, each with its own manifest) are read into one
+ * dataset by {@link #load(List)}; see there how names, patients and sources are kept apart.
+ *
+ * @param root the folder entry names are relative to; of combined collections their nearest common folder
+ *     (names then start with the collection's folder name)
+ * @param origin where the data came from, for reports (combined: the collections' origins joined by " + ")
  */
 public record Dataset(Path root, String origin, List<DatasetEntry> entries, List<String> problems) {
     public static final String MANIFEST = "manifest.csv";
@@ -49,6 +56,77 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
             return fromManifest(p.resolve(MANIFEST));
         }
         return fromFolders(p);
+    }
+
+    /**
+     * Reads one collection ({@link #load(Path)}, unchanged: names, patients, sources and so every split digest
+     * are those of the collection alone) or combines several into one dataset. Combined, each collection is
+     * named by its folder (for a manifest file: the manifest's folder), and
+     * <ul>
+     *   <li>an entry's name becomes {@code <collection>/<name>}, so file names that recur in two collections
+     *       stay distinct (and the split digest covers every collection);</li>
+     *   <li>its patient id becomes {@code <collection>/<id>}: patient "p1" of one hospital is not patient "p1" of
+     *       another, so the patient-grouped split and the patient bootstrap treat them as two patients;</li>
+     *   <li>its source is the manifest's source column or, where that is absent or blank, the collection name,
+     *       so {@code --exclude-source}, {@code --only-source} and the per-source tables can name a whole
+     *       collection. A source name shared by two collections is one source (the same public archive may
+     *       reach us through two collections);</li>
+     *   <li>a manifest problem is prefixed with its collection.</li>
+     * </ul>
+     * Two collections with the same folder name, or one given twice, are refused.
+     */
+    public static Dataset load(List<Path> collections) throws IOException {
+        if (collections == null || collections.isEmpty()) {
+            throw new IllegalArgumentException("no dataset given");
+        }
+        if (collections.size() == 1) {
+            return load(collections.get(0));
+        }
+        Map<String, Path> byName = new java.util.LinkedHashMap<>();
+        List<DatasetEntry> entries = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        List<String> origins = new ArrayList<>();
+        Path commonRoot = null;
+        for (Path given : collections) {
+            Dataset part = load(given);
+            String collection = collectionName(part.root());
+            Path earlier = byName.putIfAbsent(collection, part.root());
+            if (earlier != null) {
+                throw new IllegalArgumentException(earlier.equals(part.root())
+                        ? "dataset folder " + part.root() + " is given twice (collections are told apart by folder)"
+                        : "two datasets are named '" + collection + "' (" + earlier + " and " + part.root()
+                                + "): names and patient ids are kept apart by folder name, so the folders need"
+                                + " distinct names");
+            }
+            for (DatasetEntry e : part.entries()) {
+                entries.add(new DatasetEntry(collection + "/" + e.name(), e.file(), e.label(),
+                        e.patientId() == null ? null : collection + "/" + e.patientId(),
+                        e.source() == null ? collection : e.source()));
+            }
+            part.problems().forEach(p -> problems.add(collection + ": " + p));
+            origins.add(part.origin());
+            commonRoot = commonRoot == null ? part.root() : commonAncestor(commonRoot, part.root());
+        }
+        entries.sort(Comparator.comparing(DatasetEntry::name));
+        return new Dataset(commonRoot, String.join(" + ", origins), entries, problems);
+    }
+
+    /** The name a collection goes by when combined with others: its folder's name. */
+    static String collectionName(Path root) {
+        Path name = root.getFileName();
+        if (name == null) {
+            throw new IllegalArgumentException("a dataset in the file system root (" + root + ") has no folder name"
+                    + " to tell it apart from other datasets");
+        }
+        return name.toString();
+    }
+
+    private static Path commonAncestor(Path a, Path b) {
+        Path p = a;
+        while (p != null && !b.startsWith(p)) {
+            p = p.getParent();
+        }
+        return p == null ? a.getRoot() : p;
     }
 
     /** Reads a manifest; image paths are relative to the manifest's folder. Rows that cannot be used are reported. */
