@@ -43,8 +43,9 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
     @Option(names = "--registry", required = true, description = "model registry folder")
     Path registry;
 
-    @Option(names = "--data", required = true, description = "the dataset the model was trained on")
-    Path data;
+    @Option(names = "--data", required = true,
+            description = "the dataset the model was trained on (repeat for each collection of its training run)")
+    List<Path> data;
 
     @Option(names = "--seed", defaultValue = "42", description = "split seed used in training (default: ${DEFAULT-VALUE})")
     long seed;
@@ -82,7 +83,7 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
         try {
             dataset = Dataset.load(data).withoutSources(excludeSources);
         } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage()); // names the sources the data has
+            System.err.println(e.getMessage()); // names the sources the data has, or the clashing collections
             return 2;
         }
         DatasetSplit ds = DatasetSplit.of(dataset, new SplitSpec(seed, testFraction, validationFraction));

@@ -53,8 +53,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--registry", defaultValue = "registry", description = "model registry folder (default: ${DEFAULT-VALUE})")
     Path registry;
 
-    @Option(names = "--data", required = true, description = "dataset folder or manifest")
-    Path data;
+    @Option(names = "--data", required = true,
+            description = "dataset folder or manifest; repeat to combine collections (give those of training)")
+    List<Path> data;
 
     @Option(names = "--split", defaultValue = "test",
             description = "test, validation, train, all, or excluded (every image of the --exclude-source sources:"
@@ -137,15 +138,16 @@ public final class EvaluateCommand implements Callable<Integer> {
             System.err.println("--bootstrap must be >= 0 and --calibration-bins >= 1");
             return 2;
         }
-        Dataset full = Dataset.load(data);
+        Dataset full;
         Dataset dataset;
         try {
+            full = Dataset.load(data);
             dataset = full.withoutSources(excludeSources);
             if (!onlySources.isEmpty()) {
                 full.onlySources(onlySources);
             }
         } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage()); // names the sources the data has
+            System.err.println(e.getMessage()); // names the sources the data has, or the clashing collections
             return 2;
         }
         SplitSpec spec = new SplitSpec(seed, testFraction, validationFraction);

@@ -24,8 +24,9 @@ public final class TrainCommand implements Callable<Integer> {
             defaultValue = "mobilenet")
     String arch;
 
-    @Option(names = "--data", description = "dataset folder (covid/, non-covid/ or manifest.csv) or manifest file")
-    Path data;
+    @Option(names = "--data", description = "dataset folder (covid/, non-covid/ or manifest.csv) or manifest file;"
+            + " repeat to combine collections (see the README)")
+    List<Path> data;
 
     @Option(names = "--resume", description = "continue the run in this folder from its last completed epoch")
     Path resume;
@@ -113,7 +114,7 @@ public final class TrainCommand implements Callable<Integer> {
             publishIfAsked(result, command);
             return 0;
         }
-        if (data == null) {
+        if (data == null || data.isEmpty()) {
             System.err.println("--data is required for a new run");
             return 2;
         }
@@ -159,15 +160,16 @@ public final class TrainCommand implements Callable<Integer> {
         }
         boolean pretrained = init.startsWith("imagenet:") || init.startsWith(TrainOptions.NSFWJS);
         float lr = learningRate != null ? learningRate : pretrained ? 1e-4f : p.learningRate();
+        List<String> dataPaths = data.stream().map(d -> d.toAbsolutePath().normalize().toString()).toList();
         for (Architecture a : archs) {
-            TrainOptions options = new TrainOptions(a, data.toAbsolutePath().normalize().toString(), p.id(), inputSize,
+            TrainOptions options = new TrainOptions(a, dataPaths, p.id(), inputSize,
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
                     testFraction, validationFraction, threads, init, bnMomentum, p.augment() && !noAugment,
                     p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of(),
                     excludeSources);
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
-            if (!excludeSources.isEmpty()) {
-                // fails now, with the list of sources, rather than after the model was built
+            if (!excludeSources.isEmpty() || data.size() > 1) {
+                // fails now, with the list of sources (or clashing collections), not after the model was built
                 try {
                     org.xrayscreening.trainer.dataset.Dataset.load(data).withoutSources(excludeSources);
                 } catch (IllegalArgumentException e) {

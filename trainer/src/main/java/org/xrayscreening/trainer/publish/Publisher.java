@@ -54,7 +54,7 @@ public final class Publisher {
                 + "bn momentum %.2f, split seed %d test %.2f validation %.2f; data %s; threshold for validation "
                 + "sensitivity >= %.2f; run %s", o.preset(), o.init(), state.completedEpochs, state.bestEpoch,
                 o.batchSize(), o.learningRate(), o.bnMomentum(), o.seed(), o.testFraction(), o.validationFraction(),
-                o.data(), targetSensitivity, runDir.getFileName())
+                o.dataDescription(), targetSensitivity, runDir.getFileName())
                 + (o.excludeSources().isEmpty() ? "" : "; sources left out (leave-one-source-out): "
                         + String.join(", ", o.excludeSources()));
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())

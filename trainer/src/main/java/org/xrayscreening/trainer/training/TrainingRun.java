@@ -111,7 +111,7 @@ public final class TrainingRun {
     private Result execute(RunInfo previous) throws IOException {
         Architecture arch = options.architecture();
         Preset preset = options.presetValue();
-        Dataset dataset = Dataset.load(Path.of(options.data())).withoutSources(options.excludeSources());
+        Dataset dataset = Dataset.load(options.dataPaths()).withoutSources(options.excludeSources());
         dataset.problems().forEach(p -> out.println("skipped manifest row: " + p));
         SplitSpec spec = new SplitSpec(options.seed(), options.testFraction(), options.validationFraction());
         DatasetSplit split = DatasetSplit.of(dataset, spec);
