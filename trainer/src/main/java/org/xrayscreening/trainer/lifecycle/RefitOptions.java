@@ -4,6 +4,7 @@ import org.xrayscreening.connectors.kafka.KafkaClientProperties;
 import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import picocli.CommandLine.Option;
 
@@ -38,8 +39,9 @@ public final class RefitOptions {
     @Option(names = "--alias", defaultValue = "production", description = "the alias that names the champion (default: ${DEFAULT-VALUE})")
     String alias;
 
-    @Option(names = "--eval-data", description = "fixed evaluation set (folder or manifest.csv); default: the store's held-out patients")
-    Path evalData;
+    @Option(names = "--eval-data", description = "fixed evaluation set (folder or manifest.csv; repeat to combine"
+            + " collections); default: the store's held-out patients")
+    List<Path> evalData;
 
     @Option(names = "--holdout-fraction", defaultValue = "0.2",
             description = "share of patients held out of training for evaluation (default: ${DEFAULT-VALUE})")

@@ -21,7 +21,8 @@ final class RefitReport {
                 + " (%d covid) in `%s` (patients hashed below %.2f, stable as the store grows)%n", s.trainStudies(),
                 s.trainCovid(), s.trainManifest().getFileName(), s.holdoutStudies(), s.holdoutCovid(),
                 s.holdoutManifest().getFileName(), settings.holdoutFraction()));
-        sb.append("- evaluation set: ").append(settings.evalData() != null ? "`" + settings.evalData() + "`"
+        sb.append("- evaluation set: ").append(!settings.evalData().isEmpty()
+                ? "`" + settings.evalDataDescription() + "`"
                 : "the held-out snapshot").append('\n');
         sb.append(String.format(Locale.ROOT, "- training: from the production weights, %d epochs max, batch %d, lr %s,"
                 + " batch-norm momentum %.2f, augmentation %s, validation %.2f of the snapshot (best epoch kept)%n",

@@ -61,15 +61,28 @@ public final class Refitter {
     private static final DateTimeFormatter RUN_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
     public static final String LAST_REFIT_FILE = "last-refit.json";
 
-    /** How a refit trains, evaluates and decides. */
-    public record Settings(Path registry, Path runs, Path evalData, String alias, double holdoutFraction, int epochs,
+    /**
+     * How a refit trains, evaluates and decides.
+     *
+     * @param evalData the fixed evaluation set's collections (combined as {@link Dataset#load(List)} does); null
+     *     or empty: the store's held-out patients
+     */
+    public record Settings(Path registry, Path runs, List<Path> evalData, String alias, double holdoutFraction,
+            int epochs,
             int batchSize, float learningRate, float bnMomentum, double validationFraction, long seed, int threads,
             boolean augment, double timeBudgetMinutes, int minStudies, PromotionPolicy policy) {
         public Settings {
             Objects.requireNonNull(registry, "registry");
             Objects.requireNonNull(runs, "runs");
             Objects.requireNonNull(policy, "policy");
+            evalData = evalData == null ? List.of() : List.copyOf(evalData);
             new SplitSpec(seed, holdoutFraction, validationFraction); // validates the fractions
+        }
+
+        /** The evaluation collections as given, joined by " + " (null when the store's held-out patients are used). */
+        public String evalDataDescription() {
+            return evalData.isEmpty() ? null
+                    : String.join(" + ", evalData.stream().map(Path::toString).toList());
         }
 
         public static Settings defaults(Path registry, Path runs) {
@@ -180,7 +193,7 @@ public final class Refitter {
         if (s.trainCovid() == 0 || trainNon == 0) {
             return "the training snapshot lacks a class (" + s.trainCovid() + " covid, " + trainNon + " non-covid)";
         }
-        if (settings.evalData() == null && (s.holdoutCovid() == 0 || s.holdoutStudies() == s.holdoutCovid())) {
+        if (settings.evalData().isEmpty() && (s.holdoutCovid() == 0 || s.holdoutStudies() == s.holdoutCovid())) {
             return "the held-out snapshot lacks a class (" + s.holdoutCovid() + " covid, "
                     + (s.holdoutStudies() - s.holdoutCovid()) + " non-covid): sensitivity or specificity would be"
                     + " undefined; wait for more labels or pass --eval-data";
@@ -227,7 +240,7 @@ public final class Refitter {
 
         // 2. both on the same evaluation set, at the champion's threshold
         Preprocessor pre = new Preprocessor(cm.normalization(), size);
-        Dataset evalSet = settings.evalData() != null ? Dataset.load(settings.evalData())
+        Dataset evalSet = !settings.evalData().isEmpty() ? Dataset.load(settings.evalData())
                 : Dataset.load(snapshot.holdoutManifest());
         PreparedImages eval = PreparedImages.load(evalSet.entries(), pre);
         List<DatasetEntry> validationEntries = DatasetSplit.of(Dataset.load(snapshot.trainManifest()),
@@ -272,7 +285,7 @@ public final class Refitter {
         metrics.put("train.bestEpoch", (double) state.bestEpoch);
         metrics.put("train.images", (double) state.trainImages);
         metrics.put("train.seconds", state.trainSeconds);
-        String evalName = settings.evalData() != null ? settings.evalData().toString()
+        String evalName = !settings.evalData().isEmpty() ? settings.evalDataDescription()
                 : "held-out snapshot " + snapshot.holdoutManifest().getFileName();
         String notes = String.format(Locale.ROOT, "champion/challenger refit %s (%s): challenger of %s (%s), fine-tuned"
                 + " %d epochs (best %d) on %s (%s); evaluated with the champion on %s (%d images) at the champion's"
