@@ -1,6 +1,8 @@
 package org.xrayscreening.models.preprocess;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.io.Serializable;
 import java.util.Locale;
 
@@ -52,13 +54,6 @@ public record PreprocessingOptions(
         if (intensity == null) {
             intensity = IntensityMethod.NONE;
         }
-        // absent in JSON (0) means the default, so a file may name only the method
-        if (claheClipLimit == 0) {
-            claheClipLimit = DEFAULT_CLAHE_CLIP_LIMIT;
-        }
-        if (claheTileGrid == 0) {
-            claheTileGrid = DEFAULT_CLAHE_TILE_GRID;
-        }
         if (!(claheClipLimit >= 1.0 && claheClipLimit <= 256.0)) {
             throw new IllegalArgumentException("CLAHE clip limit must be in [1, 256]: " + claheClipLimit);
         }
@@ -69,6 +64,20 @@ public record PreprocessingOptions(
             throw new IllegalArgumentException("border mask fraction must be in [0, " + MAX_MASK_BORDER + "]: "
                     + maskBorder);
         }
+    }
+
+    /** Reads {@code metadata.json} / {@code run.json}: absent CLAHE settings take their defaults, absent masks are off. */
+    @JsonCreator
+    static PreprocessingOptions fromJson(@JsonProperty("intensity") IntensityMethod intensity,
+                                         @JsonProperty("claheClipLimit") Double claheClipLimit,
+                                         @JsonProperty("claheTileGrid") Integer claheTileGrid,
+                                         @JsonProperty("maskBorder") Double maskBorder,
+                                         @JsonProperty("maskText") Boolean maskText) {
+        return new PreprocessingOptions(intensity,
+                claheClipLimit == null ? DEFAULT_CLAHE_CLIP_LIMIT : claheClipLimit,
+                claheTileGrid == null ? DEFAULT_CLAHE_TILE_GRID : claheTileGrid,
+                maskBorder == null ? 0 : maskBorder,
+                maskText != null && maskText);
     }
 
     public static PreprocessingOptions of(IntensityMethod intensity, double maskBorder, boolean maskText) {
