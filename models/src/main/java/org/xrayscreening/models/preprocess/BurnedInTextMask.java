@@ -8,33 +8,56 @@ package org.xrayscreening.models.preprocess;
  * <ol>
  *   <li><b>thin</b>: a white top-hat (the image minus its morphological opening with a square of side
  *       {@value #STROKE_FRACTION} x S, at least 5 px) keeps only bright structures narrower than that square;
- *       ribs, clavicles, the spine, the heart and the body outline are wider and vanish from it;</li>
+ *       ribs, clavicles, the spine, the heart and the body outline are mostly wider and vanish from it;</li>
  *   <li><b>high contrast</b>: the top-hat is at least {@value #CONTRAST} of the image's range (1st percentile to
  *       maximum) and the pixel itself lies in the top {@code 1 - }{@value #BRIGHTNESS} of that range: lung
  *       vessels and film noise are thin too, but far fainter;</li>
  *   <li><b>near the edges</b>: only the outer {@value #EDGE_BAND} of each side is searched, where markers and
  *       annotations are placed; the lung fields are never touched by this mask.</li>
  * </ol>
- * The marks found are grown by {@value #HALO} x S (at least 1 px) to cover their anti-aliased rims.
+ * The marks found are grown by {@value #HALO} x S (at least 1 px) to cover their anti-aliased rims, and
+ * {@link #remove} replaces them by the morphological opening there: the image as it looks with every structure
+ * thinner than the square taken out, i.e. the local surroundings of the mark. (Filling with one background value
+ * instead would punch dark holes, a new artefact a network could learn from.)
  *
  * <p>Limits (by design, measure before relying on it): text in the middle of the image is not found; text that
  * is dark on a bright label, or written on a bright region (a shoulder, a white label box) so that it barely
  * stands out, is not found; a white label box wider than the square is not removed (the border mask covers
- * many); thin, very bright medical devices near the edges (wires, ECG leads, clips) are masked like text.
+ * many); thin, very bright medical devices near the edges (wires, ECG leads, clips) are masked like text, and so
+ * are the sharp lateral rib edges of high-contrast (e.g. paediatric) images where they are thin and bright enough.
  * It works on one image, with fixed thresholds: deterministic, no learning.
  */
 final class BurnedInTextMask {
-    static final double STROKE_FRACTION = 0.03;
-    static final double CONTRAST = 0.25;
-    static final double BRIGHTNESS = 0.6;
+    static final double STROKE_FRACTION = 0.025;
+    static final double CONTRAST = 0.3;
+    static final double BRIGHTNESS = 0.7;
     static final double EDGE_BAND = 0.2;
     static final double HALO = 0.005;
     private static final int MIN_SQUARE = 5;
 
     private BurnedInTextMask() {}
 
+    /**
+     * Detects burned-in text in a row-major gray plane (0..255 scale) and replaces it, in place, by its
+     * surroundings (the opening). Returns the mask (true = replaced).
+     */
+    static boolean[] remove(float[] plane, int width, int height) {
+        float[][] opened = new float[1][];
+        boolean[] mask = detect(plane, width, height, opened);
+        for (int i = 0; i < plane.length; i++) {
+            if (mask[i]) {
+                plane[i] = opened[0][i];
+            }
+        }
+        return mask;
+    }
+
     /** The mask of burned-in text (true = text) of a row-major gray plane on a 0..255 scale. */
     static boolean[] detect(float[] plane, int width, int height) {
+        return detect(plane, width, height, new float[1][]);
+    }
+
+    private static boolean[] detect(float[] plane, int width, int height, float[][] openedOut) {
         int n = plane.length;
         boolean[] mask = new boolean[n];
         int shorter = Math.min(width, height);
@@ -49,6 +72,7 @@ final class BurnedInTextMask {
             return mask;
         }
         float[] opened = filter2d(filter2d(plane, width, height, square, false), width, height, square, true);
+        openedOut[0] = opened;
         float minContrast = (float) (CONTRAST * range);
         float minValue = (float) (low + BRIGHTNESS * range);
         int bandX = (int) Math.round(EDGE_BAND * width);

@@ -12,12 +12,14 @@ final class ImageConditioning {
 
     private ImageConditioning() {}
 
-    /** Applies {@code options} to {@code plane} in place. */
+    /** Applies {@code options} to {@code plane} in place, in the order documented on {@link PreprocessingOptions}. */
     static void apply(float[] plane, int width, int height, PreprocessingOptions options) {
-        boolean[] mask = masks(plane, width, height, options);
-        boolean masked = mask != null;
-        if (masked) {
-            fill(plane, mask, percentile(plane, mask, BACKGROUND_QUANTILE));
+        if (options.maskText()) {
+            BurnedInTextMask.remove(plane, width, height);
+        }
+        boolean[] border = options.maskBorder() > 0 ? borderMask(width, height, options.maskBorder()) : null;
+        if (border != null) {
+            fill(plane, border, percentile(plane, border, BACKGROUND_QUANTILE));
         }
         switch (options.intensity()) {
             case NONE -> { }
@@ -26,35 +28,9 @@ final class ImageConditioning {
                     options.claheTileGrid());
             default -> throw new IllegalStateException("unhandled intensity method " + options.intensity());
         }
-        if (masked && options.intensity() != IntensityMethod.NONE) {
-            fill(plane, mask, percentile(plane, mask, BACKGROUND_QUANTILE));
+        if (border != null && options.intensity() != IntensityMethod.NONE) {
+            fill(plane, border, percentile(plane, border, BACKGROUND_QUANTILE));
         }
-    }
-
-    /** The union of the border and text masks (true = masked), or null if nothing is masked. */
-    static boolean[] masks(float[] plane, int width, int height, PreprocessingOptions options) {
-        boolean[] mask = null;
-        if (options.maskBorder() > 0) {
-            mask = borderMask(width, height, options.maskBorder());
-        }
-        if (options.maskText()) {
-            boolean[] text = BurnedInTextMask.detect(plane, width, height);
-            if (mask == null) {
-                mask = text;
-            } else {
-                for (int i = 0; i < mask.length; i++) {
-                    mask[i] |= text[i];
-                }
-            }
-        }
-        if (mask != null) {
-            for (boolean m : mask) {
-                if (m) {
-                    return mask;
-                }
-            }
-        }
-        return null;
     }
 
     /** {@code round(fraction * width)} columns on the left and on the right, {@code round(fraction * height)} rows on top and bottom. */

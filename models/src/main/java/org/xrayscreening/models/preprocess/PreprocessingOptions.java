@@ -15,13 +15,13 @@ import java.util.Locale;
  * <p>Order, the same everywhere ({@link Preprocessor} is the only place that applies them), at the decoded
  * image's own resolution, on its gray level (0..255 scale; a colour image is reduced to the mean of R, G, B):
  * <ol>
- *   <li>masks are found on the decoded intensities: the border band ({@link #maskBorder}) and burned-in text
- *       ({@link #maskText}, {@link BurnedInTextMask});</li>
- *   <li>masked pixels are set to the image's background (the 1st percentile of the unmasked pixels: air
- *       outside the body), so the marks do not shape the histogram of the next step;</li>
+ *   <li>burned-in text ({@link #maskText}): found on the decoded intensities and replaced by its surroundings
+ *       ({@link BurnedInTextMask});</li>
+ *   <li>border ({@link #maskBorder}): the band is set to the image's background, the 1st percentile of the
+ *       pixels inside it (air outside the body), so the band does not shape the histogram of the next step;</li>
  *   <li>intensity ({@link #intensity}): none, global equalisation or CLAHE;</li>
- *   <li>masked pixels are set again to the background of the equalised image (CLAHE maps one value to
- *       slightly different values in different tiles), so a masked region is exactly uniform;</li>
+ *   <li>the border band is set again to the background of the equalised image (CLAHE maps one value to
+ *       slightly different values in different tiles), so it is exactly uniform;</li>
  *   <li>then, as without options: bilinear resize to the input size and the architecture's normalization.</li>
  * </ol>
  *
@@ -31,7 +31,7 @@ import java.util.Locale;
  * @param claheTileGrid CLAHE tiles per side (OpenCV's {@code tileGridSize}, default 8: 8x8 tiles)
  * @param maskBorder fraction of the width (left and right) and of the height (top and bottom) set to the
  *     background, in [0, 0.4]; 0 = no border mask
- * @param maskText whether burned-in text and markers near the edges are detected and set to the background
+ * @param maskText whether burned-in text and markers near the edges are detected and replaced by their surroundings
  */
 public record PreprocessingOptions(
         IntensityMethod intensity,

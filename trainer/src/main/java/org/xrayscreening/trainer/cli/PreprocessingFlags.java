@@ -28,7 +28,7 @@ public final class PreprocessingFlags {
 
     @Option(names = "--mask-text",
             description = "detect bright, thin burned-in text and markers (\"L\", \"R\", annotations) near the edges"
-                    + " and set them to the image's background")
+                    + " and replace them by their surroundings")
     boolean maskText;
 
     /** The options, or an IllegalArgumentException saying which flag is wrong. */
