@@ -4,7 +4,8 @@ package org.xrayscreening.models.preprocess;
  * Global histogram equalisation and CLAHE on a gray plane (row-major floats on a 0..255 scale), following
  * OpenCV's {@code equalizeHist} and {@code CLAHE} for 8-bit images: 256 bins (a value falls in bin
  * {@code floor(v)}), the same clip and redistribution rule, the same bilinear blend between tile mappings.
- * Results are floats, not rounded to 8 bits; deeper images are binned to 256 levels too.
+ * Results are floats, not rounded to 8 bits; deeper images are binned to 256 levels too. Checked against
+ * OpenCV 4.6.0 ({@code OpenCvAgreementTest}): equalisation identical, CLAHE within one gray level after rounding.
  *
  * <p>Written here because no maintained pure-Java library on Maven Central offers CLAHE with OpenCV's
  * parameters: OpenCV's Java bindings ship native libraries (the class-loader trouble DJL already has in Flink),
