@@ -14,6 +14,7 @@ import org.xrayscreening.trainer.training.Preset;
 import org.xrayscreening.trainer.training.TrainOptions;
 import org.xrayscreening.trainer.training.TrainingRun;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code train}: trains one network (or all four, one after the other) and optionally publishes it. */
@@ -89,6 +90,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-augment", description = "turn the default preset's augmentation off")
     boolean noAugment;
 
+    @Mixin
+    PreprocessingFlags preprocessing;
+
     @Option(names = "--runs", description = "folder of run folders (default: ${DEFAULT-VALUE})", defaultValue = "runs")
     Path runs;
 
@@ -158,6 +162,13 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("--init must be scratch, imagenet:<path>, nsfwjs or nsfwjs:<path>");
             return 2;
         }
+        org.xrayscreening.models.preprocess.PreprocessingOptions conditioning;
+        try {
+            conditioning = preprocessing.options();
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
         boolean pretrained = init.startsWith("imagenet:") || init.startsWith(TrainOptions.NSFWJS);
         float lr = learningRate != null ? learningRate : pretrained ? 1e-4f : p.learningRate();
         List<String> dataPaths = data.stream().map(d -> d.toAbsolutePath().normalize().toString()).toList();
@@ -166,7 +177,7 @@ public final class TrainCommand implements Callable<Integer> {
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
                     testFraction, validationFraction, threads, init, bnMomentum, p.augment() && !noAugment,
                     p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of(),
-                    excludeSources);
+                    excludeSources).withPreprocessing(conditioning);
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
             if (!excludeSources.isEmpty() || data.size() > 1) {
                 // fails now, with the list of sources (or clashing collections), not after the model was built

@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.preprocess.Normalization;
+import org.xrayscreening.models.preprocess.PreprocessingOptions;
+import org.xrayscreening.models.preprocess.Preprocessor;
 
 /**
  * Everything that determines a training run; stored in the run folder's {@code run.json}, so
@@ -25,6 +27,8 @@ import org.xrayscreening.models.preprocess.Normalization;
  * @param command the exact command line, recorded in the model metadata
  * @param excludeSources data sources left out of train, validation and test (leave-one-source-out: the model
  *     is then tested on what it never saw); empty = none. Absent in run.json files written before it existed
+ * @param preprocessing masks and intensity equalisation applied to every training, validation and (through the
+ *     published metadata) production image; absent in older run.json files: none
  */
 public record TrainOptions(
         Architecture architecture,
@@ -49,11 +53,26 @@ public record TrainOptions(
         double timeBudgetMinutes,
         String command,
         List<String> notes,
-        List<String> excludeSources) {
+        List<String> excludeSources,
+        PreprocessingOptions preprocessing) {
 
     public TrainOptions {
         data = data == null ? List.of() : List.copyOf(data);
         excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
+        if (preprocessing == null) {
+            preprocessing = PreprocessingOptions.NONE;
+        }
+    }
+
+    /** Without conditioning options ({@link PreprocessingOptions#NONE}). */
+    public TrainOptions(Architecture architecture, List<String> data, String preset, int inputSize, int epochs,
+            int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
+            int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
+            int maxBatchesPerEpoch, double timeBudgetMinutes, String command, List<String> notes,
+            List<String> excludeSources) {
+        this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
+                validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
+                timeBudgetMinutes, command, notes, excludeSources, PreprocessingOptions.NONE);
     }
 
     /** One dataset, every source included. */
@@ -83,7 +102,18 @@ public record TrainOptions(
     public TrainOptions withEpochs(int newEpochs) {
         return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, preprocessing);
+    }
+
+    public TrainOptions withPreprocessing(PreprocessingOptions newPreprocessing) {
+        return new TrainOptions(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed,
+                testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, newPreprocessing);
+    }
+
+    /** The preprocessing of this run's images; the published metadata's {@code preprocessor()} equals it. */
+    public Preprocessor preprocessor() {
+        return new Preprocessor(normalization(), inputSize, preprocessing);
     }
 
     public boolean imagenetInit() {
