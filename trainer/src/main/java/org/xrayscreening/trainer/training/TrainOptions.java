@@ -1,6 +1,7 @@
 package org.xrayscreening.trainer.training;
 
 import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.nio.file.Path;
 import java.util.List;
 import org.xrayscreening.models.Architecture;
@@ -54,7 +55,23 @@ public record TrainOptions(
         String command,
         List<String> notes,
         List<String> excludeSources,
+        // not written when there is none, so a run without conditioning keeps the run.json it had before the
+        // options existed (its digest-carrying files stay byte-identical)
+        @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = WithoutConditioning.class)
         PreprocessingOptions preprocessing) {
+
+    /** Jackson's filter for {@link #preprocessing}: true (= omit) for none. */
+    static final class WithoutConditioning {
+        @Override
+        public boolean equals(Object value) {
+            return value == null || value instanceof PreprocessingOptions p && p.isNone();
+        }
+
+        @Override
+        public int hashCode() {
+            return 0;
+        }
+    }
 
     public TrainOptions {
         data = data == null ? List.of() : List.copyOf(data);
