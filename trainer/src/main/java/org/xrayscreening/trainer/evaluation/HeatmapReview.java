@@ -75,13 +75,24 @@ public final class HeatmapReview {
     /** The gallery of one source: up to K tiles per cell. */
     public record SourceGallery(String source, int images, Map<Cell, List<Tile>> cells, Map<Cell, Integer> counts) {}
 
-    /** Mean shares over images (NaN when none): lung only over the images with a mask. */
-    public record SourceShares(String source, int images, int masked, double lung, double border, double corner) {}
+    /**
+     * Mean shares over a group of images with evidence: {@code lung} only over the {@code masked} ones that have a
+     * lung mask (null when none has), intervals from the patient bootstrap (bounds NaN without one).
+     */
+    public record Shares(int images, int masked, Bootstrap.Interval lung, Bootstrap.Interval border,
+            Bootstrap.Interval corner) {}
 
-    /** The model's numbers and galleries. */
-    public record Result(String model, double threshold, double band, int evaluated, int measured, int masked,
-            int withoutEvidence, Bootstrap.Interval lung, Bootstrap.Interval border, Bootstrap.Interval corner,
-            List<SourceShares> perSource, List<SourceGallery> galleries) {}
+    /** Point means per source (NaN when undefined): over all its measured images, and over those called COVID-19. */
+    public record SourceShares(String source, int images, int masked, double lung, double border, double corner,
+            int called, double calledBorder, double calledCorner) {}
+
+    /**
+     * The model's numbers and galleries. {@code all}: every measured image; {@code calledCovid}: those the model
+     * calls COVID-19 at its threshold, where the map is the evidence behind a positive recommendation (on a
+     * confident negative the COVID-19 map is what little evidence there was, scaled up).
+     */
+    public record Result(String model, double threshold, double band, int evaluated, int withoutEvidence,
+            Shares all, Shares calledCovid, List<SourceShares> perSource, List<SourceGallery> galleries) {}
 
     /**
      * @param galleryPerCell K: tiles per cell and source (0: no gallery)
@@ -114,8 +125,8 @@ public final class HeatmapReview {
         boolean[] border = HeatmapRegions.border(size, size, settings.band());
         boolean[] corners = HeatmapRegions.corners(size, size, settings.band());
         List<DatasetEntry> measured = new ArrayList<>();
+        List<Boolean> called = new ArrayList<>();
         List<Double> lung = new ArrayList<>();
-        List<DatasetEntry> maskedEntries = new ArrayList<>();
         List<Double> borderShares = new ArrayList<>();
         List<Double> cornerShares = new ArrayList<>();
         int withoutEvidence = 0;
@@ -129,25 +140,22 @@ public final class HeatmapReview {
                 withoutEvidence++; // no mass to share: counted, left out of the means
             } else {
                 measured.add(entry);
+                called.add(scores[i] >= threshold);
                 borderShares.add(HeatmapRegions.shareInside(map, border));
                 cornerShares.add(HeatmapRegions.shareInside(map, corners));
                 lung.add(entry.lungMask() == null ? Double.NaN
                         : HeatmapRegions.shareInside(map, HeatmapRegions.maskAt(readMask(entry), size, size)));
-                if (entry.lungMask() != null) {
-                    maskedEntries.add(entry);
-                }
             }
             if ((n + 1) % step == 0 || n + 1 == measuredIndex.length) {
                 log.printf(Locale.ROOT, "%s: Grad-CAM %d/%d images (%.1f s)%n", model, n + 1, measuredIndex.length,
                         (System.nanoTime() - t0) / 1e9);
             }
         }
-        float[] borderArray = toFloats(borderShares);
-        float[] cornerArray = toFloats(cornerShares);
-        float[] lungArray = toFloats(lung.stream().filter(Double::isFinite).toList());
-        Bootstrap.Interval lungInterval = maskedEntries.isEmpty() ? null
-                : mean(settings.bootstrap(), maskedEntries, lungArray);
-        List<SourceShares> perSource = perSource(measured, borderShares, cornerShares, lung);
+        List<Integer> everyImage = java.util.stream.IntStream.range(0, measured.size()).boxed().toList();
+        List<Integer> calledImages = everyImage.stream().filter(called::get).toList();
+        Shares all = shares(settings.bootstrap(), everyImage, measured, lung, borderShares, cornerShares);
+        Shares calledCovid = shares(settings.bootstrap(), calledImages, measured, lung, borderShares, cornerShares);
+        List<SourceShares> perSource = perSource(measured, called, borderShares, cornerShares, lung);
 
         List<SourceGallery> galleries = new ArrayList<>();
         if (settings.galleryPerCell() > 0) {
@@ -167,9 +175,8 @@ public final class HeatmapReview {
                 galleries.add(new SourceGallery(source.getKey(), source.getValue().size(), cells, counts));
             }
         }
-        return new Result(model, threshold, settings.band(), images.size(), measured.size(), maskedEntries.size(),
-                withoutEvidence, lungInterval, mean(settings.bootstrap(), measured, borderArray),
-                mean(settings.bootstrap(), measured, cornerArray), perSource, galleries);
+        return new Result(model, threshold, settings.band(), images.size(), withoutEvidence, all, calledCovid,
+                perSource, galleries);
     }
 
     /**
@@ -267,18 +274,33 @@ public final class HeatmapReview {
         return new Tile(HeatmapOverlay.render(xray, map), score);
     }
 
-    private static List<SourceShares> perSource(List<DatasetEntry> measured, List<Double> border, List<Double> corner,
-            List<Double> lung) {
+    private static List<SourceShares> perSource(List<DatasetEntry> measured, List<Boolean> called,
+            List<Double> border, List<Double> corner, List<Double> lung) {
         Map<String, List<Integer>> groups = bySource(measured);
         List<SourceShares> out = new ArrayList<>();
         groups.forEach((source, idx) -> {
             List<Double> lungs = idx.stream().map(lung::get).filter(Double::isFinite).toList();
+            List<Integer> calledIdx = idx.stream().filter(called::get).toList();
             out.add(new SourceShares(source, idx.size(), lungs.size(),
                     lungs.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN),
                     idx.stream().mapToDouble(border::get).average().orElse(Double.NaN),
-                    idx.stream().mapToDouble(corner::get).average().orElse(Double.NaN)));
+                    idx.stream().mapToDouble(corner::get).average().orElse(Double.NaN), calledIdx.size(),
+                    calledIdx.stream().mapToDouble(border::get).average().orElse(Double.NaN),
+                    calledIdx.stream().mapToDouble(corner::get).average().orElse(Double.NaN)));
         });
         return out;
+    }
+
+    /** The shares of the measured images at {@code idx}. */
+    private static Shares shares(Bootstrap bootstrap, List<Integer> idx, List<DatasetEntry> measured,
+            List<Double> lung, List<Double> border, List<Double> corner) {
+        List<DatasetEntry> entries = idx.stream().map(measured::get).toList();
+        List<Integer> masked = idx.stream().filter(i -> Double.isFinite(lung.get(i))).toList();
+        Bootstrap.Interval lungShare = masked.isEmpty() ? null : mean(bootstrap,
+                masked.stream().map(measured::get).toList(), toFloats(masked.stream().map(lung::get).toList()));
+        return new Shares(idx.size(), masked.size(), lungShare,
+                mean(bootstrap, entries, toFloats(idx.stream().map(border::get).toList())),
+                mean(bootstrap, entries, toFloats(idx.stream().map(corner::get).toList())));
     }
 
     /** The mean share, with a patient-bootstrap interval when {@code bootstrap} is given. */

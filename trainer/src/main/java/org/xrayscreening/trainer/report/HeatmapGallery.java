@@ -18,6 +18,7 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.xrayscreening.trainer.Json;
 import org.xrayscreening.trainer.evaluation.Bootstrap;
+import org.xrayscreening.trainer.evaluation.HeatmapReview;
 import org.xrayscreening.trainer.evaluation.HeatmapReview.Cell;
 import org.xrayscreening.trainer.evaluation.HeatmapReview.Result;
 import org.xrayscreening.trainer.evaluation.HeatmapReview.SourceGallery;
@@ -35,6 +36,7 @@ public final class HeatmapGallery {
     private static final int HEADER = 44;
     private static final int CAPTION = 18;
     private static final int GAP = 6;
+    private static final int EMPTY_ROW = 58;
 
     private HeatmapGallery() {}
 
@@ -69,7 +71,10 @@ public final class HeatmapGallery {
                 .mapToInt(t -> Math.max(t.overlay().getWidth(), t.overlay().getHeight())).max().orElse(64);
         int width = LABEL_WIDTH + k * (tile + GAP) + GAP;
         int rowHeight = tile + CAPTION + GAP;
-        int height = HEADER + Cell.values().length * rowHeight + GAP;
+        int height = HEADER + GAP;
+        for (Cell cell : Cell.values()) {
+            height += rowHeight(g, cell, rowHeight);
+        }
         BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g2 = out.createGraphics();
         try {
@@ -93,7 +98,7 @@ public final class HeatmapGallery {
                 List<Tile> tiles = g.cells().get(cell);
                 if (tiles.isEmpty()) {
                     g2.setColor(Color.GRAY);
-                    g2.drawString("none", LABEL_WIDTH, y + tile / 2);
+                    g2.drawString("none", LABEL_WIDTH, y + 16);
                 }
                 for (int c = 0; c < tiles.size(); c++) {
                     Tile t = tiles.get(c);
@@ -105,12 +110,17 @@ public final class HeatmapGallery {
                     g2.setColor(Color.BLACK);
                     g2.drawString(String.format(Locale.ROOT, "P(COVID-19) %.3f", t.score()), x0 + 2, y + tile + 13);
                 }
-                y += rowHeight;
+                y += rowHeight(g, cell, rowHeight);
             }
         } finally {
             g2.dispose();
         }
         return out;
+    }
+
+    /** A cell without cases gets only the height of its label. */
+    private static int rowHeight(SourceGallery g, Cell cell, int full) {
+        return g.cells().get(cell).isEmpty() ? EMPTY_ROW : full;
     }
 
     /** The report section: what was measured, the shares per model and per source, the gallery links. */
@@ -124,25 +134,33 @@ public final class HeatmapGallery {
                 + " the band and %.3f in the corners; text markers, collimation edges and labels sit there, lungs"
                 + " mostly do not. Maps without any positive evidence are left out. Intervals: 95%% patient bootstrap"
                 + " with the protocol's draws (none with --bootstrap 0).%n%n", 100 * band, 100 * band, 1 - Math.pow(1 - 2 * band, 2), 4 * band * band));
-        sb.append("| model | images measured | no evidence | lung share | images with mask | border share |"
-                + " corner share |\n| --- | ---: | ---: | --- | ---: | --- | --- |\n");
+        sb.append("\"Called COVID-19\": only the images the model calls COVID-19 at its threshold, where the map is"
+                + " the evidence behind a positive recommendation; on a confident negative the COVID-19 map is the"
+                + " little evidence there was, scaled up.\n\n");
+        sb.append("| model | images | measured (no evidence) | lung share | border share | corner share |"
+                + " called COVID-19 | lung share | border share | corner share |\n"
+                + "| --- | ---: | ---: | --- | --- | --- | ---: | --- | --- | --- |\n");
         for (Result r : results) {
-            sb.append(String.format(Locale.ROOT, "| %s | %d of %d | %d | %s | %d | %s | %s |%n", r.model(),
-                    r.measured(), r.evaluated(), r.withoutEvidence(),
-                    r.lung() == null ? "no masks" : EvaluationReport.ci(r.lung()), r.masked(),
-                    EvaluationReport.ci(r.border()), EvaluationReport.ci(r.corner())));
+            sb.append(String.format(Locale.ROOT, "| %s | %d | %d (%d) | %s | %s | %s | %d | %s | %s | %s |%n",
+                    r.model(), r.evaluated(), r.all().images(), r.withoutEvidence(), lung(r.all()),
+                    EvaluationReport.ci(r.all().border()), EvaluationReport.ci(r.all().corner()),
+                    r.calledCovid().images(), lung(r.calledCovid()), EvaluationReport.ci(r.calledCovid().border()),
+                    EvaluationReport.ci(r.calledCovid().corner())));
         }
-        if (results.stream().allMatch(r -> r.lung() == null)) {
+        if (results.stream().allMatch(r -> r.all().lung() == null)) {
             sb.append("\nThis dataset has no lung masks (manifest column `lung_mask`), so the lung share is not"
                     + " measured; the border and corner shares need none.\n");
         }
-        sb.append("\n### Per source\n\n| model | source | images | border share | corner share | lung share |\n"
-                + "| --- | --- | ---: | ---: | ---: | ---: |\n");
+        sb.append("\n### Per source\n\n| model | source | images measured | lung share (with mask) | border share |"
+                + " corner share | called COVID-19 | border share | corner share |\n"
+                + "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (Result r : results) {
             for (SourceShares s : r.perSource()) {
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | %s |%n", r.model(), s.source(),
-                        s.images(), EvaluationReport.f(s.border()), EvaluationReport.f(s.corner()),
-                        s.masked() == 0 ? "no masks" : EvaluationReport.f(s.lung()) + " (" + s.masked() + ")"));
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s | %s | %d | %s | %s |%n", r.model(),
+                        s.source(), s.images(),
+                        s.masked() == 0 ? "no masks" : EvaluationReport.f(s.lung()) + " (" + s.masked() + ")",
+                        EvaluationReport.f(s.border()), EvaluationReport.f(s.corner()), s.called(),
+                        EvaluationReport.f(s.calledBorder()), EvaluationReport.f(s.calledCorner())));
             }
         }
         if (results.stream().anyMatch(r -> !r.galleries().isEmpty())) {
@@ -167,12 +185,9 @@ public final class HeatmapGallery {
             m.put("threshold", r.threshold());
             m.put("band", r.band());
             m.put("imagesEvaluated", r.evaluated());
-            m.put("imagesMeasured", r.measured());
             m.put("imagesWithoutEvidence", r.withoutEvidence());
-            m.put("imagesWithLungMask", r.masked());
-            m.put("lungShare", r.lung() == null ? null : interval(r.lung()));
-            m.put("borderShare", interval(r.border()));
-            m.put("cornerShare", interval(r.corner()));
+            m.put("all", shares(r.all()));
+            m.put("calledCovid", shares(r.calledCovid()));
             List<Map<String, Object>> sources = new ArrayList<>();
             for (SourceShares s : r.perSource()) {
                 Map<String, Object> sm = new LinkedHashMap<>();
@@ -182,6 +197,9 @@ public final class HeatmapGallery {
                 sm.put("lungShare", finite(s.lung()));
                 sm.put("borderShare", finite(s.border()));
                 sm.put("cornerShare", finite(s.corner()));
+                sm.put("calledCovid", s.called());
+                sm.put("calledCovidBorderShare", finite(s.calledBorder()));
+                sm.put("calledCovidCornerShare", finite(s.calledCorner()));
                 sources.add(sm);
             }
             m.put("perSource", sources);
@@ -203,6 +221,20 @@ public final class HeatmapGallery {
             out.add(m);
         }
         return out;
+    }
+
+    private static String lung(HeatmapReview.Shares s) {
+        return s.lung() == null ? "no masks" : EvaluationReport.ci(s.lung()) + " (" + s.masked() + ")";
+    }
+
+    private static Map<String, Object> shares(HeatmapReview.Shares s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("images", s.images());
+        m.put("imagesWithLungMask", s.masked());
+        m.put("lungShare", s.lung() == null ? null : interval(s.lung()));
+        m.put("borderShare", interval(s.border()));
+        m.put("cornerShare", interval(s.corner()));
+        return m;
     }
 
     private static Map<String, Object> interval(Bootstrap.Interval i) {

@@ -71,19 +71,21 @@ class HeatmapGalleryCliTest {
 
         // every image is accounted for: measured, or without any evidence; every measured one has its mask
         assertThat(model.get("imagesEvaluated").asInt()).isEqualTo(20);
-        int measured = model.get("imagesMeasured").asInt();
+        JsonNode all = model.get("all");
+        int measured = all.get("images").asInt();
         assertThat(measured + model.get("imagesWithoutEvidence").asInt()).isEqualTo(20);
-        assertThat(model.get("imagesWithLungMask").asInt()).isEqualTo(measured);
+        assertThat(all.get("imagesWithLungMask").asInt()).isEqualTo(measured);
+        assertThat(model.get("calledCovid").get("images").asInt()).isBetween(0, measured);
         if (measured > 0) {
             for (String share : List.of("lungShare", "borderShare", "cornerShare")) {
-                JsonNode i = model.get(share);
+                JsonNode i = all.get(share);
                 assertThat(i.get("estimate").asDouble()).as(share).isBetween(0.0, 1.0);
                 assertThat(i.get("low").asDouble()).as(share).isLessThanOrEqualTo(i.get("estimate").asDouble());
                 assertThat(i.get("high").asDouble()).as(share).isGreaterThanOrEqualTo(i.get("estimate").asDouble());
             }
             // corners lie inside the border band
-            assertThat(model.get("cornerShare").get("estimate").asDouble())
-                    .isLessThanOrEqualTo(model.get("borderShare").get("estimate").asDouble());
+            assertThat(all.get("cornerShare").get("estimate").asDouble())
+                    .isLessThanOrEqualTo(all.get("borderShare").get("estimate").asDouble());
         }
 
         // the cells, recomputed from predictions.csv at the model's threshold
