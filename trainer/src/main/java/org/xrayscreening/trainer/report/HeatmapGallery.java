@@ -94,7 +94,8 @@ public final class HeatmapGallery {
                 g2.drawString(cell.name() + " " + cell.title(), GAP, y + 16);
                 g2.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
                 g2.drawString(cell.meaning(), GAP, y + 32);
-                g2.drawString(g.counts().get(cell) + " images", GAP, y + 48);
+                int count = g.counts().get(cell);
+                g2.drawString(count + (count == 1 ? " image" : " images"), GAP, y + 48);
                 List<Tile> tiles = g.cells().get(cell);
                 if (tiles.isEmpty()) {
                     g2.setColor(Color.GRAY);
