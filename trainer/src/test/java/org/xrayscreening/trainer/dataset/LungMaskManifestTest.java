@@ -71,4 +71,20 @@ class LungMaskManifestTest {
         assertThatThrownBy(() -> HeatmapReview.readMask(other)).isInstanceOf(IOException.class)
                 .hasMessageContaining("non-covid/img1.png").hasMessageContaining("masks/img1.png");
     }
+
+    @Test
+    void combinedCollectionsKeepEachImagesMask() throws Exception {
+        SyntheticData.writeWithLungMasks(dir.resolve("hospitalA"), 1, 1, 32);
+        SyntheticData.write(dir.resolve("hospitalB"), 1, 1, 32);
+        Dataset d = Dataset.load(List.of(dir.resolve("hospitalA"), dir.resolve("hospitalB")));
+        assertThat(d.entries()).hasSize(4);
+        for (DatasetEntry e : d.entries()) {
+            if (e.name().startsWith("hospitalA/")) {
+                assertThat(e.lungMask()).isRegularFile().hasParent(dir.resolve("hospitalA/masks").toAbsolutePath()
+                        .normalize());
+            } else {
+                assertThat(e.lungMask()).isNull();
+            }
+        }
+    }
 }
