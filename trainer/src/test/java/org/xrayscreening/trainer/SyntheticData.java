@@ -3,6 +3,7 @@ package org.xrayscreening.trainer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import javax.imageio.ImageIO;
 import org.xrayscreening.models.synthetic.SyntheticChestXray;
 
@@ -27,6 +28,25 @@ public final class SyntheticData {
             String source = (i % 2 == 0 ? "sourceA" : "sourceB");
             manifest.append(name).append(',').append(label).append(',').append(source).append(',').append(patient)
                     .append('\n');
+        }
+        Files.writeString(root.resolve("manifest.csv"), manifest.toString());
+        return root;
+    }
+
+    /**
+     * As {@link #write}, plus a lung mask per image (the generator's own lung fields, 1-bit PNG at 1.5 times the
+     * image size, so readers must resize) in {@code masks/} and the manifest column {@code lung_mask}.
+     */
+    public static Path writeWithLungMasks(Path root, int covid, int nonCovid, int size) throws IOException {
+        write(root, covid, nonCovid, size);
+        Files.createDirectories(root.resolve("masks"));
+        List<String> lines = Files.readAllLines(root.resolve("manifest.csv"));
+        StringBuilder manifest = new StringBuilder(lines.get(0)).append(",lung_mask\n");
+        for (int i = 0; i < covid + nonCovid; i++) {
+            String mask = "masks/img" + i + ".png";
+            ImageIO.write(SyntheticChestXray.of(1000 + i, size * 3 / 2, i < covid).lungMask(), "png",
+                    root.resolve(mask).toFile());
+            manifest.append(lines.get(i + 1)).append(',').append(mask).append('\n');
         }
         Files.writeString(root.resolve("manifest.csv"), manifest.toString());
         return root;

@@ -215,7 +215,16 @@ public final class CovidClassifier implements AutoCloseable {
      * found its evidence. Serialized with {@link #predictPreprocessed} (same block); costs about one more
      * forward pass.
      */
-    public synchronized Heatmap heatmap(BufferedImage image) {
+    public Heatmap heatmap(BufferedImage image) {
+        return heatmapPreprocessed(preprocessor.toChw(image), image.getWidth(), image.getHeight());
+    }
+
+    /**
+     * As {@link #heatmap(BufferedImage)} for an input this classifier's {@link #preprocessor()} already made (the
+     * one {@link #predictPreprocessed} scored), upsampled to {@code width x height}: an evaluation computes the map
+     * of exactly the input it scored, at the size it shows or measures it.
+     */
+    public synchronized Heatmap heatmapPreprocessed(float[] chw, int width, int height) {
         if (closed) {
             throw new IllegalStateException("classifier for " + version + " is closed");
         }
@@ -223,8 +232,8 @@ public final class CovidClassifier implements AutoCloseable {
             // Grad-CAM reads the classifier's own block structure and back-propagates in its dtype
             throw new UnsupportedOperationException("heatmaps need an fp32 classifier; " + this + " is " + precision.id());
         }
-        return GradCam.heatmap(model.getBlock(), preprocessor.toChw(image), preprocessor.inputSize(),
-                ModelMetadata.COVID_INDEX, image.getWidth(), image.getHeight(), model.getNDManager());
+        return GradCam.heatmap(model.getBlock(), chw, preprocessor.inputSize(), ModelMetadata.COVID_INDEX, width,
+                height, model.getNDManager());
     }
 
     /** The exact version serving, with its metadata; recorded with every recommendation. */

@@ -72,22 +72,85 @@ public final class SyntheticChestXray {
         return image;
     }
 
+    /**
+     * The lung fields this image draws, as a binary mask of the same size (TYPE_BYTE_BINARY: 1 inside a lung):
+     * the ground truth a lung-mask metric or a segmentation test needs. A pixel is inside where the drawn lung's
+     * soft edge is past its midpoint (its centre lies inside the lung's ellipse); the same seed and size give the
+     * same mask everywhere, positive or negative (opacities do not move the lungs).
+     */
+    public BufferedImage lungMask() {
+        boolean[] inside = lungField();
+        BufferedImage mask = new BufferedImage(size, size, BufferedImage.TYPE_BYTE_BINARY);
+        java.awt.image.WritableRaster raster = mask.getRaster();
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                raster.setSample(x, y, 0, inside[y * size + x] ? 1 : 0);
+            }
+        }
+        return mask;
+    }
+
+    /** Row-major: true where a pixel lies inside a lung field (see {@link #lungMask()}). */
+    public boolean[] lungField() {
+        Anatomy a = Anatomy.draw(new Random(randomSeed()), size);
+        boolean[] inside = new boolean[size * size];
+        for (int y = 0; y < size; y++) {
+            for (int x = 0; x < size; x++) {
+                inside[y * size + x] = a.lung(x + 0.5, y + 0.5) > 0.5;
+            }
+        }
+        return inside;
+    }
+
+    private long randomSeed() {
+        return seed * 0x9E3779B97F4A7C15L + 17;
+    }
+
+    /** The seed's anatomy; drawn first from the image's random stream, so the mask and the picture agree. */
+    private record Anatomy(double s, double cx, double bodyRx, double bodyRy, double lungRx, double lungRy,
+            double lungCy, double lungDx, double ribSpacing, double ribPhase, double contrast, double exposure) {
+        static Anatomy draw(Random random, int size) {
+            double s = size;
+            double cx = s * (0.5 + 0.03 * (random.nextDouble() - 0.5));
+            double bodyRx = s * (0.40 + 0.05 * random.nextDouble());
+            double bodyRy = s * (0.52 + 0.05 * random.nextDouble());
+            double lungRx = s * (0.13 + 0.03 * random.nextDouble());
+            double lungRy = s * (0.27 + 0.04 * random.nextDouble());
+            double lungCy = s * (0.45 + 0.04 * (random.nextDouble() - 0.5));
+            double lungDx = s * (0.17 + 0.02 * random.nextDouble());
+            double ribSpacing = s * (0.065 + 0.015 * random.nextDouble());
+            double ribPhase = random.nextDouble() * ribSpacing;
+            double contrast = 0.85 + 0.3 * random.nextDouble();
+            double exposure = 0.9 + 0.2 * random.nextDouble();
+            return new Anatomy(s, cx, bodyRx, bodyRy, lungRx, lungRy, lungCy, lungDx, ribSpacing, ribPhase, contrast,
+                    exposure);
+        }
+
+        /** How much of a lung the point is in, 0 to 1 (soft edge). */
+        double lung(double px, double py) {
+            double lungLeft = smoothInside(px - (cx - lungDx), py - lungCy, lungRx, lungRy, s * 0.03);
+            double lungRight = smoothInside(px - (cx + lungDx), py - lungCy, lungRx, lungRy, s * 0.03);
+            return Math.max(lungLeft, lungRight);
+        }
+    }
+
     /** Row-major intensities in [0, 1]; bright = dense (bone, opacity), dark = air, as on a radiograph. */
     double[] render() {
-        Random random = new Random(seed * 0x9E3779B97F4A7C15L + 17);
+        Random random = new Random(randomSeed());
         double s = size;
         // Anatomy that varies per seed.
-        double cx = s * (0.5 + 0.03 * (random.nextDouble() - 0.5));
-        double bodyRx = s * (0.40 + 0.05 * random.nextDouble());
-        double bodyRy = s * (0.52 + 0.05 * random.nextDouble());
-        double lungRx = s * (0.13 + 0.03 * random.nextDouble());
-        double lungRy = s * (0.27 + 0.04 * random.nextDouble());
-        double lungCy = s * (0.45 + 0.04 * (random.nextDouble() - 0.5));
-        double lungDx = s * (0.17 + 0.02 * random.nextDouble());
-        double ribSpacing = s * (0.065 + 0.015 * random.nextDouble());
-        double ribPhase = random.nextDouble() * ribSpacing;
-        double contrast = 0.85 + 0.3 * random.nextDouble();
-        double exposure = 0.9 + 0.2 * random.nextDouble();
+        Anatomy a = Anatomy.draw(random, size);
+        double cx = a.cx();
+        double bodyRx = a.bodyRx();
+        double bodyRy = a.bodyRy();
+        double lungRx = a.lungRx();
+        double lungRy = a.lungRy();
+        double lungCy = a.lungCy();
+        double lungDx = a.lungDx();
+        double ribSpacing = a.ribSpacing();
+        double ribPhase = a.ribPhase();
+        double contrast = a.contrast();
+        double exposure = a.exposure();
 
         Opacity[] opacities = positive ? opacities(random, cx, lungCy, lungDx, lungRx, lungRy) : new Opacity[0];
         double[] noise = new double[size * size];
@@ -102,9 +165,7 @@ public final class SyntheticChestXray {
                 double py = y + 0.5;
                 double body = smoothInside(px - cx, py - s * 0.55, bodyRx, bodyRy, s * 0.04);
                 double v = 0.08 + 0.45 * body; // air around the patient is dark, soft tissue grey
-                double lungLeft = smoothInside(px - (cx - lungDx), py - lungCy, lungRx, lungRy, s * 0.03);
-                double lungRight = smoothInside(px - (cx + lungDx), py - lungCy, lungRx, lungRy, s * 0.03);
-                double lung = Math.max(lungLeft, lungRight);
+                double lung = a.lung(px, py);
                 v -= 0.30 * lung * contrast; // aerated lung is radiolucent
                 // Mediastinum and spine: a bright vertical band between the lungs.
                 double spine = Math.exp(-Math.pow((px - cx) / (s * 0.045), 2)) * body;

@@ -95,4 +95,45 @@ class SyntheticChestXrayTest {
         }
         return sum / n;
     }
+
+    @Test
+    void lungMaskIsDeterministicCoversBothDarkLungFieldsAndIgnoresTheFinding() {
+        SyntheticChestXray negative = SyntheticChestXray.negative(9, 128);
+        boolean[] lungs = negative.lungField();
+        assertThat(SyntheticChestXray.negative(9, 128).lungField()).isEqualTo(lungs);
+        assertThat(SyntheticChestXray.positive(9, 128).lungField()).isEqualTo(lungs);
+        assertThat(SyntheticChestXray.negative(10, 128).lungField()).isNotEqualTo(lungs);
+
+        double[] v = negative.render();
+        double inside = 0, outside = 0;
+        int nIn = 0, left = 0, right = 0;
+        for (int y = 0; y < 128; y++) {
+            for (int x = 0; x < 128; x++) {
+                int i = y * 128 + x;
+                if (lungs[i]) {
+                    inside += v[i];
+                    nIn++;
+                    if (x < 64) {
+                        left++;
+                    } else {
+                        right++;
+                    }
+                } else if (Math.abs(x - 64) < 40 && y > 20 && y < 110) {
+                    outside += v[i]; // the chest around the lungs: mediastinum, ribs, diaphragm
+                }
+            }
+        }
+        // two lungs of similar size, each a real part of the image, and radiolucent (darker than the chest around)
+        assertThat(left).isGreaterThan(128 * 128 / 20);
+        assertThat((double) right / left).isBetween(0.8, 1.25);
+        long around = java.util.stream.IntStream.range(0, 128 * 128).filter(i -> !lungs[i]
+                && Math.abs(i % 128 - 64) < 40 && i / 128 > 20 && i / 128 < 110).count();
+        assertThat(inside / nIn).isLessThan(outside / around - 0.1);
+
+        BufferedImage mask = negative.lungMask();
+        assertThat(mask.getType()).isEqualTo(BufferedImage.TYPE_BYTE_BINARY);
+        for (int i = 0; i < lungs.length; i++) {
+            assertThat(mask.getRaster().getSample(i % 128, i / 128, 0)).isEqualTo(lungs[i] ? 1 : 0);
+        }
+    }
 }

@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import org.xrayscreening.connectors.event.ModelScore;
 import org.xrayscreening.models.explain.Heatmap;
+import org.xrayscreening.models.explain.HeatmapOverlay;
 
 /**
  * The heatmap store: a directory (like the model registry) of immutable files, one folder per study,
@@ -57,7 +58,7 @@ public final class HeatmapStore {
         Path overlay = folder.resolve(base + OVERLAY_SUFFIX);
         // the map first: whoever sees the overlay (the URI in the alert) finds the map beside it
         writeOnce(folder.resolve(base + MAP_SUFFIX), rawMap(heatmap));
-        writeOnce(overlay, Overlay.render(xray, heatmap));
+        writeOnce(overlay, HeatmapOverlay.render(xray, heatmap));
         return overlay.toUri();
     }
 

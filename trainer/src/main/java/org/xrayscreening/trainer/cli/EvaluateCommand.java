@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.xrayscreening.models.explain.HeatmapRegions;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.preprocess.Preprocessor;
@@ -29,11 +30,13 @@ import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.Bootstrap;
 import org.xrayscreening.trainer.evaluation.Calibration;
 import org.xrayscreening.trainer.evaluation.EnsembleFit;
+import org.xrayscreening.trainer.evaluation.HeatmapReview;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
 import org.xrayscreening.trainer.evaluation.PrecisionAgreement;
 import org.xrayscreening.trainer.report.EvaluationReport;
+import org.xrayscreening.trainer.report.HeatmapGallery;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -128,6 +131,18 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + " answers moved against the bar bf16 must pass (default: ${DEFAULT-VALUE})")
     List<String> precisionNames;
 
+    @Option(names = "--gallery", defaultValue = "0", paramLabel = "K",
+            description = "Grad-CAM review of every fp32 model: per source a PNG gallery of up to K most confident"
+                    + " true/false positives/negatives with the heatmap over the X-ray, and the share of heatmap mass"
+                    + " inside the lung mask (manifest column lung_mask), in the border band and in the corners"
+                    + " (default: ${DEFAULT-VALUE}: off)")
+    int gallery;
+
+    @Option(names = "--heatmap-images", defaultValue = "400",
+            description = "with --gallery: measure the shares on at most this many images, evenly spread in name"
+                    + " order; 0 = all (default: ${DEFAULT-VALUE})")
+    int heatmapImages;
+
     private Path scoreCache;
 
     @Override
@@ -136,6 +151,10 @@ public final class EvaluateCommand implements Callable<Integer> {
         scoreCache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
         if (bootstrapReplicates < 0 || calibrationBins < 1) {
             System.err.println("--bootstrap must be >= 0 and --calibration-bins >= 1");
+            return 2;
+        }
+        if (gallery < 0 || heatmapImages < 0) {
+            System.err.println("--gallery and --heatmap-images must be >= 0");
             return 2;
         }
         Dataset full;
@@ -191,6 +210,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         Map<Precision, List<ModelScores>> byPrecision = new LinkedHashMap<>();
         List<PrecisionAgreement> agreements = new ArrayList<>();
         Map<String, Double> modelThresholds = new HashMap<>();
+        List<HeatmapReview.Result> heatmapReviews = new ArrayList<>();
         for (String m : models) {
           ModelRef ref = ModelRef.parse(m);
           ModelScores fp32Scores = null;
@@ -235,6 +255,12 @@ public final class EvaluateCommand implements Callable<Integer> {
                 scores.add(modelScores);
                 modelThresholds.put(label, classifier.metadata().decisionThreshold());
                 byPrecision.computeIfAbsent(precision, k -> new ArrayList<>()).add(modelScores);
+                if (gallery > 0 && precision == Precision.FP32) {
+                    heatmapReviews.add(HeatmapReview.review(classifier, label, prepared[0], p,
+                            classifier.metadata().decisionThreshold(), new HeatmapReview.Settings(gallery,
+                                    heatmapImages, 192, HeatmapRegions.DEFAULT_BAND, bootstrapReplicates > 0
+                                    ? new Bootstrap(bootstrapReplicates, bootstrapSeed) : null), System.out));
+                }
                 if (precision == Precision.FP32) {
                     fp32Scores = modelScores;
                 } else if (fp32Scores != null) {
@@ -313,6 +339,11 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + table);
             System.out.println();
             System.out.print(table);
+        }
+        if (!heatmapReviews.isEmpty()) {
+            HeatmapGallery.write(dir, heatmapReviews);
+            System.out.println();
+            System.out.print(HeatmapGallery.markdown(heatmapReviews));
         }
         System.out.println("report: " + dir.resolve("report.md"));
         return 0;

@@ -28,6 +28,15 @@ import org.apache.commons.csv.CSVRecord;
  * <p>Several collections (one folder per hospital or archive, each with its own manifest) are read into one
  * dataset by {@link #load(List)}; see there how names, patients and sources are kept apart.
  *
+ * <p>Lung masks: an optional manifest column {@code lung_mask} gives, per image, the path (relative to the
+ * manifest's folder, like {@code file}) of a binary PNG of the lung fields: any size (it is stretched to the
+ * image, as the preprocessing stretches the image to the network's input), lung where the gray value is above
+ * half its range (0/1, 0/255, 16-bit and 1-bit or palette PNGs all work), background elsewhere, both lungs in one
+ * mask. An empty cell means no mask for that image. {@code trainer evaluate --gallery} then reports the share of
+ * each model's Grad-CAM mass inside the lungs. A mask path that leaves the dataset folder makes its row a problem
+ * like a bad {@code file}; a mask that is missing or unreadable fails the evaluation that reads it, naming the
+ * image and the mask.
+ *
  * @param root the folder entry names are relative to; of combined collections their nearest common folder
  *     (names then start with the collection's folder name)
  * @param origin where the data came from, for reports (combined: the collections' origins joined by " + ")
@@ -37,6 +46,8 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
     private static final Set<String> IMAGE_SUFFIXES = Set.of(".png", ".jpg", ".jpeg", ".dcm", ".dicom");
     private static final List<String> PATIENT_COLUMNS = List.of("patient_id_if_known", "patient_id", "patient");
     private static final List<String> SOURCE_COLUMNS = List.of("source_repo", "source");
+    /** The manifest column of lung-mask paths. */
+    public static final String LUNG_MASK_COLUMN = "lung_mask";
 
     public Dataset {
         entries = List.copyOf(entries);
@@ -101,7 +112,7 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
             for (DatasetEntry e : part.entries()) {
                 entries.add(new DatasetEntry(collection + "/" + e.name(), e.file(), e.label(),
                         e.patientId() == null ? null : collection + "/" + e.patientId(),
-                        e.source() == null ? collection : e.source()));
+                        e.source() == null ? collection : e.source(), e.lungMask()));
             }
             part.problems().forEach(p -> problems.add(collection + ": " + p));
             origins.add(part.origin());
@@ -145,6 +156,7 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
             }
             String patientColumn = firstPresent(header, PATIENT_COLUMNS);
             String sourceColumn = firstPresent(header, SOURCE_COLUMNS);
+            boolean hasMasks = header.containsKey(LUNG_MASK_COLUMN);
             for (CSVRecord row : parser) {
                 String file = row.get("file");
                 try {
@@ -157,9 +169,17 @@ public record Dataset(Path root, String origin, List<DatasetEntry> entries, List
                     if (!seen.add(name)) {
                         throw new IllegalArgumentException("listed twice");
                     }
+                    Path mask = null;
+                    String maskName = hasMasks ? row.get(LUNG_MASK_COLUMN) : "";
+                    if (!maskName.isBlank()) {
+                        mask = root.resolve(maskName.replace('\\', '/')).normalize();
+                        if (!mask.startsWith(root)) {
+                            throw new IllegalArgumentException("lung mask path leaves the dataset folder");
+                        }
+                    }
                     entries.add(new DatasetEntry(name, path, label,
                             patientColumn == null ? null : row.get(patientColumn),
-                            sourceColumn == null ? null : row.get(sourceColumn)));
+                            sourceColumn == null ? null : row.get(sourceColumn), mask));
                 } catch (IllegalArgumentException | IllegalStateException e) {
                     problems.add(manifest.getFileName() + " line " + parser.getCurrentLineNumber() + " (" + file + "): "
                             + e.getMessage());

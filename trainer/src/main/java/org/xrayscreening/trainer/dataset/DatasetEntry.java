@@ -11,8 +11,15 @@ import java.util.Objects;
  * @param file where the image is read from
  * @param patientId patient (or patient group) id, or null when unknown: such an image is its own group
  * @param source the data source (e.g. the repository it came from), or null when unknown
+ * @param lungMask a binary image of this image's lung fields (any size; see {@link Dataset}), or null when the
+ *     dataset has none for it
  */
-public record DatasetEntry(String name, Path file, Label label, String patientId, String source) {
+public record DatasetEntry(String name, Path file, Label label, String patientId, String source, Path lungMask) {
+    /** An image without a lung mask. */
+    public DatasetEntry(String name, Path file, Label label, String patientId, String source) {
+        this(name, file, label, patientId, source, null);
+    }
+
     public DatasetEntry {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(file, "file");

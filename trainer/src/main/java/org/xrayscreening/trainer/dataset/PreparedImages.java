@@ -66,7 +66,8 @@ public final class PreparedImages {
         return new PreparedImages(kept, keptInputs.toArray(new float[0][]), skipped, preprocessor);
     }
 
-    static String contentType(String name) {
+    /** The content type an image file name implies (JPEG when the name says nothing). */
+    public static String contentType(String name) {
         String n = name.toLowerCase(Locale.ROOT);
         if (n.endsWith(".png")) {
             return ImageReference.PNG;

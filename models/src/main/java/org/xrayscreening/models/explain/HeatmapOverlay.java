@@ -1,22 +1,27 @@
-package org.xrayscreening.stream.heatmap;
+package org.xrayscreening.models.explain;
 
 import java.awt.image.BufferedImage;
 import java.awt.image.Raster;
-import org.xrayscreening.models.explain.Heatmap;
 
 /**
  * The X-ray in gray with the heatmap in colour over it (blue-cyan-yellow-red, the usual "jet"), more opaque where
- * the heat is higher, so that cold regions show the plain image.
+ * the heat is higher, so that cold regions show the plain image. One rendering for the stream job's stored overlays
+ * and the evaluation report's heatmap gallery, so a radiologist and a reviewer see the same picture.
  */
-final class Overlay {
+public final class HeatmapOverlay {
     /** Opacity of the colour at heat 1. */
-    static final double MAX_ALPHA = 0.6;
+    public static final double MAX_ALPHA = 0.6;
 
-    private Overlay() {}
+    private HeatmapOverlay() {}
 
-    static BufferedImage render(BufferedImage xray, Heatmap heatmap) {
+    /** The X-ray (any gray or RGB image; its first band is read as gray) with the map over it, same size. */
+    public static BufferedImage render(BufferedImage xray, Heatmap heatmap) {
         int w = xray.getWidth();
         int h = xray.getHeight();
+        if (heatmap.width() != w || heatmap.height() != h) {
+            throw new IllegalArgumentException("heatmap " + heatmap.width() + "x" + heatmap.height()
+                    + " does not match the image " + w + "x" + h);
+        }
         Raster raster = xray.getRaster();
         double max = (1L << xray.getColorModel().getComponentSize(0)) - 1;
         BufferedImage out = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
@@ -44,7 +49,7 @@ final class Overlay {
     }
 
     /** The jet colour map: 0 blue, 0.35 cyan, 0.5 green, 0.65 yellow, 1 dark red. */
-    static int jet(double v) {
+    public static int jet(double v) {
         double t = Math.max(0, Math.min(1, v));
         double r = clamp(1.5 - Math.abs(4 * t - 3));
         double g = clamp(1.5 - Math.abs(4 * t - 2));
