@@ -16,6 +16,8 @@ import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.inference.CovidClassifier;
+import org.xrayscreening.models.registry.EnsembleRegistry;
+import org.xrayscreening.models.registry.EnsembleSettings;
 import org.xrayscreening.models.registry.ModelMetadata;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.models.registry.ModelVersion;
@@ -29,11 +31,10 @@ import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.Bootstrap;
 import org.xrayscreening.trainer.evaluation.Calibration;
-import org.xrayscreening.trainer.evaluation.EnsembleFit;
+import org.xrayscreening.trainer.evaluation.EnsembleFitting;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
 import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
-import org.xrayscreening.trainer.evaluation.ThresholdChooser;
 import org.xrayscreening.trainer.publish.ProductionMetrics;
 import org.xrayscreening.trainer.publish.Publisher;
 import org.xrayscreening.trainer.report.EvaluationReport;
@@ -52,7 +53,8 @@ import picocli.CommandLine.Option;
  * decision threshold chosen on validation for the target sensitivity ({@link Publisher}), score validation and
  * test, and publish the weights to the registry with metadata holding the data digest, validation and test
  * metrics with patient-bootstrap intervals (overall and per source, {@link ProductionMetrics}), the threshold
- * and this command. Then the ensemble, then a report folder with the model card.
+ * and this command. Then the ensemble settings (calibration, combination, indeterminate band) fit on the
+ * validation scores and published under the same version, then a report folder with the model card.
  *
  * <p>Every step leaves its result in the work folder and is skipped when that result is there, so running the
  * same command again after an interruption continues: an unfinished training run resumes from its last
@@ -112,6 +114,11 @@ public final class ProduceCommand implements Callable<Integer> {
             description = "upper edge of the ensemble's indeterminate band (as evaluate) (default: ${DEFAULT-VALUE})")
     double bandSpecificity;
 
+    @Option(names = "--ensemble-combination", defaultValue = "calibrated-mean", paramLabel = "calibrated-mean|stacked",
+            description = "the ensemble combination to publish; both are fit on validation and printed"
+                    + " (default: ${DEFAULT-VALUE})")
+    String combination;
+
     @Option(names = "--bootstrap", defaultValue = "1000",
             description = "bootstrap replicates of the 95%% intervals (default: ${DEFAULT-VALUE})")
     int bootstrapReplicates;
@@ -142,6 +149,7 @@ public final class ProduceCommand implements Callable<Integer> {
             networks = archs.stream().map(Architecture::fromId).distinct().toList();
             budget = parseBudgets(budgets, networks);
             init = inits(initOverrides);
+            EnsembleSettings.Combination.parse(combination);
             if (epochs < 1 || bootstrapReplicates < 1 || !(targetSensitivity > 0 && targetSensitivity <= 1)) {
                 throw new IllegalArgumentException("--epochs and --bootstrap must be >= 1, --target-sensitivity in (0, 1]");
             }
@@ -183,39 +191,42 @@ public final class ProduceCommand implements Callable<Integer> {
         List<String> missing = new ArrayList<>();
         Map<String, Double> ensembleMetrics = new LinkedHashMap<>();
         List<ModelScores> all = new ArrayList<>(scores.values());
+        String ensembleLabel = null;
         if (scores.size() > 1) {
-            ModelScores mean = ModelEvaluation.ensemble(new ArrayList<>(scores.values()));
-            all.add(mean);
-            boolean[] vp = ProductionMetrics.positives(mean.validationEntries());
-            double threshold = ThresholdChooser.forSensitivity(mean.validationScores(), vp, targetSensitivity);
-            EnsembleFit.Band band = EnsembleFit.Band.choose(mean.validationScores(), vp, targetSensitivity,
-                    bandSpecificity);
+            EnsembleSettings settings = ensembleSettings(scores, split.digest(), command);
+            List<ModelScores> named = scores.values().stream().map(s -> new ModelScores(s.name() + "@" + version,
+                    s.entries(), s.scores(), s.validationEntries(), s.validationScores(), null)).toList();
+            // the published settings applied as the stream job applies them
+            ModelScores combined = EnsembleFitting.apply(settings, named);
+            ensembleLabel = "ensemble@" + settings.version() + " (" + settings.combination().id() + ")";
+            all.add(combined);
             Bootstrap bootstrap = new Bootstrap(bootstrapReplicates, Bootstrap.DEFAULT_SEED);
-            ensembleMetrics.put("threshold", threshold);
-            ensembleMetrics.put("band.low", band.low());
-            ensembleMetrics.put("band.high", band.high());
-            ensembleMetrics.putAll(ProductionMetrics.of("validation", mean, threshold, bootstrap, Calibration.DEFAULT_BINS));
-            ensembleMetrics.putAll(ProductionMetrics.of("test", mean, threshold, bootstrap,
+            ensembleMetrics.put("threshold", settings.threshold());
+            ensembleMetrics.put("band.low", settings.indeterminateLow());
+            ensembleMetrics.put("band.high", settings.indeterminateHigh());
+            ensembleMetrics.putAll(ProductionMetrics.of("validation", new ModelScores(combined.name(),
+                    combined.validationEntries(), combined.validationScores(), combined.validationEntries(),
+                    combined.validationScores(), null), settings.threshold(), bootstrap, Calibration.DEFAULT_BINS));
+            ensembleMetrics.putAll(ProductionMetrics.of("test", combined, settings.threshold(), bootstrap,
                     Calibration.DEFAULT_BINS));
-            EnsembleFit.Outcome o = band.apply(mean.scores(), ProductionMetrics.positives(mean.entries()));
-            ensembleMetrics.put("test.band.indeterminate", (double) o.indeterminate());
-            putFinite(ensembleMetrics, "test.band.sensitivity", o.sensitivity());
-            putFinite(ensembleMetrics, "test.band.specificity", o.specificity());
-            out.printf(Locale.ROOT, "[ensemble] mean of %d: threshold %.4f (validation), test AUC %s, sensitivity %s,"
-                    + " specificity %s; band [%.4f, %.4f)%n", scores.size(), threshold,
-                    ProductionMetrics.withInterval(ensembleMetrics, "test.auc"),
+            EnsembleFitting.Candidate band = EnsembleFitting.measure(settings, combined.scores(),
+                    ProductionMetrics.positives(combined.entries()));
+            ensembleMetrics.put("test.band.indeterminate", (double) band.indeterminate());
+            putFinite(ensembleMetrics, "test.band.sensitivity", band.sensitivity());
+            putFinite(ensembleMetrics, "test.band.specificity", band.specificity());
+            out.printf(Locale.ROOT, "[ensemble] %s on test at threshold %.4f: AUC %s, sensitivity %s, specificity %s;"
+                    + " band [%.4f, %.4f): %d indeterminate, sensitivity %.3f, specificity %.3f%n", ensembleLabel,
+                    settings.threshold(), ProductionMetrics.withInterval(ensembleMetrics, "test.auc"),
                     ProductionMetrics.withInterval(ensembleMetrics, "test.sensitivity"),
-                    ProductionMetrics.withInterval(ensembleMetrics, "test.specificity"), band.low(), band.high());
-            if (!TrainerCli.newCommandLine().getSubcommands().containsKey("fit-ensemble")) {
-                missing.add("ensemble settings: this build has no `trainer fit-ensemble`, so no EnsembleSettings were"
-                        + " fit or published; the ensemble numbers here are the plain mean of the models' probabilities"
-                        + " with its threshold and band chosen on validation");
-            }
+                    ProductionMetrics.withInterval(ensembleMetrics, "test.specificity"), settings.indeterminateLow(),
+                    settings.indeterminateHigh(), band.indeterminate(), band.sensitivity(), band.specificity());
+        } else {
+            missing.add("ensemble settings: only one network in this run, nothing to combine");
         }
-        missing.forEach(m -> out.println("MISSING " + m));
+        missing.forEach(m -> out.println("not done: " + m));
 
         Path report = work.resolve("report");
-        writeReport(report, dataset, split, all, published, ensembleMetrics, missing, command);
+        writeReport(report, dataset, split, all, published, ensembleLabel, ensembleMetrics, missing, command);
         out.println("report: " + report.resolve("README.md"));
         out.println("model card: " + report.resolve("model-card.md"));
         return 0;
@@ -391,8 +402,8 @@ public final class ProduceCommand implements Callable<Integer> {
     }
 
     private void writeReport(Path dir, Dataset dataset, DatasetSplit split, List<ModelScores> all,
-            Map<Architecture, ModelMetadata> published, Map<String, Double> ensemble, List<String> missing,
-            String command) throws IOException {
+            Map<Architecture, ModelMetadata> published, String ensembleLabel, Map<String, Double> ensemble,
+            List<String> missing, String command) throws IOException {
         Files.createDirectories(dir);
         List<ModelEvaluation> evaluations = new ArrayList<>();
         List<ProtocolEvaluation> protocols = new ArrayList<>();
@@ -410,7 +421,7 @@ public final class ProduceCommand implements Callable<Integer> {
                         Calibration.DEFAULT_BINS));
         Files.move(dir.resolve("report.md"), dir.resolve("evaluation.md"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         ModelCard.Data data = ModelCard.Data.of(this.data, dataset, split);
-        String card = ModelCard.markdown(version, command, data, published, ensemble, missing, targetSensitivity, maxBatches);
+        String card = ModelCard.markdown(version, command, data, published, ensembleLabel, ensemble, missing, targetSensitivity, maxBatches);
         Files.writeString(dir.resolve("model-card.md"), card, StandardCharsets.UTF_8);
         if (modelCardCopy != null) {
             Files.createDirectories(modelCardCopy.toAbsolutePath().getParent());
@@ -429,15 +440,15 @@ public final class ProduceCommand implements Callable<Integer> {
                 ProductionMetrics.withInterval(m.metrics(), "test.specificity"),
                 EvaluationReport.f(m.metrics().getOrDefault("test.f1", Double.NaN)))));
         if (!ensemble.isEmpty()) {
-            md.append(String.format(Locale.ROOT, "| ensemble (mean) | not in the registry | %.4f | %s | %s | %s | %s |%n",
-                    ensemble.get("threshold"), ProductionMetrics.withInterval(ensemble, "test.auc"),
+            md.append(String.format(Locale.ROOT, "| %s | ensemble/%s in the registry | %.4f | %s | %s | %s | %s |%n",
+                    ensembleLabel, version, ensemble.get("threshold"), ProductionMetrics.withInterval(ensemble, "test.auc"),
                     ProductionMetrics.withInterval(ensemble, "test.sensitivity"),
                     ProductionMetrics.withInterval(ensemble, "test.specificity"),
                     EvaluationReport.f(ensemble.getOrDefault("test.f1", Double.NaN))));
         }
         md.append("\n");
         for (String m : missing) {
-            md.append("**Missing:** ").append(m).append(".\n\n");
+            md.append("**Not done:** ").append(m).append(".\n\n");
         }
         md.append("- [model-card.md](model-card.md): the model card generated from these numbers\n");
         md.append("- [evaluation.md](evaluation.md): the test split as `trainer evaluate` reports it (per-source"
@@ -445,6 +456,44 @@ public final class ProduceCommand implements Callable<Integer> {
         md.append("![ROC](roc-all.png)\n\n![Reliability](" + EvaluationReport.RELIABILITY_PNG + ")\n");
         Files.writeString(dir.resolve("README.md"), md.toString(), StandardCharsets.UTF_8);
         Json.write(dir.resolve("ensemble-metrics.json"), ensemble);
+    }
+
+    /**
+     * The ensemble settings of this run: calibration, combination and indeterminate band fit on the validation
+     * scores of the models just published ({@link EnsembleFitting}, as {@code fit-ensemble}), published to the
+     * registry under the same version name; kept when published earlier.
+     */
+    private EnsembleSettings ensembleSettings(Map<Architecture, ModelScores> scores, String digest, String command)
+            throws IOException {
+        for (EnsembleSettings e : new EnsembleRegistry(registry).list()) {
+            if (version.equals(e.version())) {
+                java.util.Set<String> networks = new java.util.HashSet<>();
+                scores.keySet().forEach(a -> networks.add(a.id()));
+                if (!digest.equals(e.dataDigest()) || !e.modelVersions().keySet().equals(networks)) {
+                    throw new IllegalStateException("ensemble settings " + version + " in " + registry + " were fit"
+                            + " for " + e.modelVersions().keySet() + " on " + e.dataDigest() + ", not for " + networks
+                            + " on " + digest + ": choose another --version or --registry");
+                }
+                out.println("[ensemble] publish: " + e.describe() + " published earlier");
+                return e;
+            }
+        }
+        ModelScores first = scores.values().iterator().next();
+        List<EnsembleFitting.ModelValidationScores> validation = new ArrayList<>();
+        for (ModelScores s : scores.values()) {
+            if (!s.validationEntries().equals(first.validationEntries())) {
+                // an image one preprocessor could not read: the rows would not line up
+                throw new IllegalStateException("the networks could not all read the same validation images");
+            }
+            validation.add(new EnsembleFitting.ModelValidationScores(s.name(), version, s.validationScores()));
+        }
+        EnsembleFitting.Result fit = EnsembleFitting.fit(validation, ProductionMetrics.positives(first.validationEntries()),
+                EnsembleSettings.Combination.parse(combination), targetSensitivity, bandSpecificity, digest, command);
+        out.println("[ensemble] fit on validation (" + first.validationEntries().size() + " images):");
+        out.print(fit.comparisonTable());
+        EnsembleSettings published = FitEnsembleCommand.publish(registry, fit.chosen(), version);
+        out.println("[ensemble] publish: " + published.describe() + " to " + registry.resolve(EnsembleRegistry.DIR));
+        return published;
     }
 
     private static void putFinite(Map<String, Double> m, String key, double v) {

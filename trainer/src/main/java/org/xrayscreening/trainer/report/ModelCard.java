@@ -54,7 +54,7 @@ public final class ModelCard {
     }
 
     public static String markdown(String version, String command, Data data, Map<Architecture, ModelMetadata> models,
-            Map<String, Double> ensemble, List<String> missing, double targetSensitivity, int maxBatches) {
+            String ensembleLabel, Map<String, Double> ensemble, List<String> missing, double targetSensitivity, int maxBatches) {
         StringBuilder md = new StringBuilder();
         md.append("# Model card: xray-screening production models `").append(version).append("`\n\n");
         if (maxBatches > 0) {
@@ -107,14 +107,17 @@ public final class ModelCard {
                 EvaluationReport.f(m.metrics().getOrDefault("test.f1", Double.NaN)),
                 ProductionMetrics.withInterval(m.metrics(), "validation.auc"))));
         if (!ensemble.isEmpty()) {
-            md.append(String.format(Locale.ROOT, "| ensemble (mean probability) | - | - | %.4f | %s | %s | %s | %s | %s"
-                    + " | %s |%n", ensemble.get("threshold"), count(ensemble, "test"),
+            md.append(String.format(Locale.ROOT, "| %s | - | - | %.4f | %s | %s | %s | %s | %s"
+                    + " | %s |%n", ensembleLabel, ensemble.get("threshold"), count(ensemble, "test"),
                     ProductionMetrics.withInterval(ensemble, "test.auc"),
                     ProductionMetrics.withInterval(ensemble, "test.sensitivity"),
                     ProductionMetrics.withInterval(ensemble, "test.specificity"),
                     EvaluationReport.f(ensemble.getOrDefault("test.f1", Double.NaN)),
                     ProductionMetrics.withInterval(ensemble, "validation.auc")));
-            md.append(String.format(Locale.ROOT, "%nEnsemble indeterminate band (chosen on validation): [%.4f, %.4f);"
+            md.append(String.format(Locale.ROOT, "%nThe ensemble's settings (per-model calibration, combination, band)"
+                    + " were fit on the validation scores and are published in the registry (`ensemble/%s`), where"
+                    + " the stream job reads them.", version));
+            md.append(String.format(Locale.ROOT, " Indeterminate band (chosen on validation): [%.4f, %.4f);"
                     + " on test %s images indeterminate, sensitivity (suspected or indeterminate) %s, specificity"
                     + " (no findings) %s.%n", ensemble.get("band.low"), ensemble.get("band.high"),
                     fmtCount(ensemble.get("test.band.indeterminate")),
@@ -122,7 +125,7 @@ public final class ModelCard {
                     EvaluationReport.f(ensemble.getOrDefault("test.band.specificity", Double.NaN))));
         }
         for (String m : missing) {
-            md.append("\n**Missing:** ").append(m).append(".\n");
+            md.append("\n**Not done:** ").append(m).append(".\n");
         }
 
         md.append("\n## Metrics per source (test split, at each model's threshold)\n\n");

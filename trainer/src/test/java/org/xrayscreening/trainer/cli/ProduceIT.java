@@ -20,6 +20,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.xrayscreening.models.Architecture;
+import org.xrayscreening.models.registry.EnsembleRegistry;
+import org.xrayscreening.models.registry.EnsembleSettings;
 import org.xrayscreening.models.registry.ModelMetadata;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.trainer.Json;
@@ -33,7 +35,8 @@ import org.xrayscreening.trainer.training.TrainingRun;
 /**
  * {@code trainer produce} end to end on two synthetic data folders (pooled), all four networks at 75 px (the
  * smallest InceptionV3 accepts; production uses each network's native size) with two batches each: four
- * published versions with digest, metrics with intervals, threshold and command; a rerun that retrains nothing;
+ * published versions with digest, metrics with intervals, threshold and command, and their ensemble settings; a
+ * rerun that retrains nothing;
  * an interrupted run that resumes from its checkpoint; the generated model card.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -103,7 +106,15 @@ class ProduceIT {
                 "| xception | synthetic-b | ", "| ensemble | synthetic-a | ", "## What was not validated", digest);
         assertThat(work.resolve("report/roc-all.png")).isRegularFile();
         assertThat(work.resolve("report/reliability.png")).isRegularFile();
-        assertThat(Files.readString(work.resolve("report/README.md"))).contains("mobilenet@v1", "ensemble (mean)");
+        assertThat(Files.readString(work.resolve("report/README.md"))).contains("mobilenet@v1",
+                "ensemble@v1 (calibrated-mean)");
+        // the ensemble settings, fit on validation, published next to the models for the stream job
+        EnsembleSettings ensemble = new EnsembleRegistry(registry).resolve("v1");
+        assertThat(ensemble.dataDigest()).isEqualTo(digest);
+        assertThat(ensemble.split()).isEqualTo("validation");
+        assertThat(ensemble.modelVersions()).containsOnlyKeys("mobilenet", "resnet50", "inceptionv3", "xception")
+                .containsValue("v1");
+        assertThat(ensemble.command()).startsWith("trainer produce ");
     }
 
     @Test
@@ -116,7 +127,7 @@ class ProduceIT {
         }
         String out = run(command);
         assertThat(out).contains("[1/4 mobilenet] train: done earlier", "[4/4 xception] publish: xception@v1 published earlier")
-                .doesNotContain("train: new run", "scored ");
+                .contains("[ensemble] publish: ").doesNotContain("train: new run", "scored ", "[ensemble] fit on");
         assertThat(runFolders()).isEqualTo(runsBefore);
         for (int i = 0; i < runsBefore.size(); i++) {
             assertThat(Files.readString(runsBefore.get(i).resolve(TrainingRun.STATE_FILE))).isEqualTo(statesBefore.get(i));
