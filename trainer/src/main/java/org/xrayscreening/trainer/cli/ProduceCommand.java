@@ -150,6 +150,15 @@ public final class ProduceCommand implements Callable<Integer> {
             budget = parseBudgets(budgets, networks);
             init = inits(initOverrides);
             EnsembleSettings.Combination.parse(combination);
+            for (Architecture a : networks) {
+                String i = init.get(a);
+                // a weights file that is not there would only fail after the images were prepared
+                if (a == Architecture.MOBILENET && i.startsWith("imagenet:")
+                        && !Files.isRegularFile(Path.of(i.substring("imagenet:".length())))) {
+                    throw new IllegalArgumentException("--init mobilenet=" + i + ": no such file (give"
+                            + " --init mobilenet=imagenet:<MobileNet v1 .tflite> or mobilenet=scratch)");
+                }
+            }
             if (epochs < 1 || bootstrapReplicates < 1 || !(targetSensitivity > 0 && targetSensitivity <= 1)) {
                 throw new IllegalArgumentException("--epochs and --bootstrap must be >= 1, --target-sensitivity in (0, 1]");
             }

@@ -175,6 +175,9 @@ class ProduceIT {
         assertThat(TrainerCli.run("produce", "--data", tmp.resolve("site-a").toString(), "--registry",
                 registry.toString(), "--version", "v2", "--work", tmp.resolve("w3").toString(), "--init",
                 "xception")).isEqualTo(2);
+        assertThat(TrainerCli.run("produce", "--data", tmp.resolve("site-a").toString(), "--registry",
+                registry.toString(), "--version", "v2", "--work", tmp.resolve("w3").toString(), "--init",
+                "mobilenet=imagenet:" + tmp.resolve("no-such.tflite"))).isEqualTo(2);
         assertThat(tmp.resolve("w3")).doesNotExist();
     }
 
