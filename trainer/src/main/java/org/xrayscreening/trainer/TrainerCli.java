@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.xrayscreening.trainer.cli.ChooseThresholdCommand;
 import org.xrayscreening.trainer.cli.EvaluateCommand;
+import org.xrayscreening.trainer.cli.FitEnsembleCommand;
+import org.xrayscreening.trainer.cli.ProduceCommand;
 import org.xrayscreening.trainer.cli.PublishCommand;
 import org.xrayscreening.trainer.cli.SyntheticDatasetCommand;
 import org.xrayscreening.trainer.cli.TrainCommand;
@@ -12,7 +14,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The trainer's command line: {@code train}, {@code evaluate}, {@code publish}, {@code choose-threshold}, {@code import-pretrained},
+ * The trainer's command line: {@code train}, {@code evaluate}, {@code publish}, {@code choose-threshold}, {@code produce}, {@code import-pretrained},
  * {@code serve}, {@code refit}, {@code rollback} and {@code synthetic-dataset}. PyTorch thread counts
  * are fixed before the engine starts ({@code --threads} of the subcommand).
  */
@@ -20,7 +22,7 @@ import picocli.CommandLine.Command;
         description = "Trains, evaluates and publishes the COVID-19 chest X-ray classifiers.",
         subcommands = {TrainCommand.class, EvaluateCommand.class, PublishCommand.class, ChooseThresholdCommand.class,
                 CommandLine.HelpCommand.class, org.xrayscreening.trainer.lifecycle.ServeCommand.class, org.xrayscreening.trainer.lifecycle.RefitCommand.class, org.xrayscreening.trainer.lifecycle.RollbackCommand.class,
-                SyntheticDatasetCommand.class})
+                SyntheticDatasetCommand.class, FitEnsembleCommand.class, ProduceCommand.class})
 public final class TrainerCli implements Runnable {
     private static volatile String commandLine = "trainer";
     /** Subcommands of packages developed alongside (added when present, so each can land on its own). */

@@ -50,7 +50,7 @@ public final class ModelRegistry {
     public static final String LATEST = "latest";
     static final String ALIASES_DIR = "_aliases";
     static final String TEMP_PREFIX = ".tmp-";
-    private static final DateTimeFormatter AUTO_VERSION_TIME =
+    static final DateTimeFormatter AUTO_VERSION_TIME =
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
     private static final int MAX_AUTO_VERSION_ATTEMPTS = 100;
     private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
@@ -389,7 +389,7 @@ public final class ModelRegistry {
     }
 
     /** Writes a sibling temp file, forces it to disk, then renames it over {@code file}. */
-    private static void writeAtomically(Path file, String content) throws IOException {
+    static void writeAtomically(Path file, String content) throws IOException {
         Path temp = Files.createTempFile(file.getParent(), TEMP_PREFIX, ".part");
         try {
             Files.writeString(temp, content, StandardCharsets.UTF_8);
@@ -403,7 +403,7 @@ public final class ModelRegistry {
     }
 
     /** Makes a rename durable across a crash; best effort (not every file system allows it). */
-    private static void fsyncDirectory(Path dir) {
+    static void fsyncDirectory(Path dir) {
         try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
             channel.force(true);
         } catch (IOException e) {
@@ -411,7 +411,7 @@ public final class ModelRegistry {
         }
     }
 
-    private static void deleteRecursively(Path dir) {
+    static void deleteRecursively(Path dir) {
         try (Stream<Path> walk = Files.walk(dir)) {
             walk.sorted(Comparator.reverseOrder()).forEach(p -> {
                 try {

@@ -177,7 +177,7 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
     }
 
     /** Every file of the version but its metadata (the registry writes a new one). */
-    private static void copyWeights(Path from, Path to) throws IOException {
+    static void copyWeights(Path from, Path to) throws IOException {
         try (Stream<Path> walk = Files.walk(from)) {
             for (Path p : walk.filter(Files::isRegularFile).toList()) {
                 if (p.getFileName().toString().equals(ModelRegistry.METADATA_FILE) && p.getParent().equals(from)) {

@@ -18,6 +18,8 @@ import org.xrayscreening.models.explain.HeatmapRegions;
 import org.xrayscreening.models.inference.CovidClassifier;
 import org.xrayscreening.models.inference.Precision;
 import org.xrayscreening.models.preprocess.Preprocessor;
+import org.xrayscreening.models.registry.EnsembleRegistry;
+import org.xrayscreening.models.registry.EnsembleSettings;
 import org.xrayscreening.models.registry.ModelRef;
 import org.xrayscreening.models.registry.ModelRegistry;
 import org.xrayscreening.trainer.TrainerCli;
@@ -31,6 +33,7 @@ import org.xrayscreening.trainer.evaluation.Bootstrap;
 import org.xrayscreening.trainer.evaluation.Calibration;
 import org.xrayscreening.trainer.evaluation.EnsembleFit;
 import org.xrayscreening.trainer.evaluation.HeatmapReview;
+import org.xrayscreening.trainer.evaluation.EnsembleFitting;
 import org.xrayscreening.trainer.evaluation.ModelEvaluation;
 import org.xrayscreening.trainer.evaluation.ProtocolEvaluation;
 import org.xrayscreening.trainer.evaluation.ModelScores;
@@ -142,6 +145,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             description = "with --gallery: measure the shares on at most this many images, evenly spread in name"
                     + " order; 0 = all (default: ${DEFAULT-VALUE})")
     int heatmapImages;
+
+    @Option(names = "--ensemble-settings", paramLabel = "VERSION|latest",
+            description = "also evaluate these ensemble settings from the registry (published by fit-ensemble, fit on"
+                    + " validation) on this split; the --model list must be the versions they were fit for")
+    String ensembleSettingsRef;
 
     private Path scoreCache;
 
@@ -286,6 +294,20 @@ public final class EvaluateCommand implements Callable<Integer> {
             }
         });
         List<ModelScores> fp32Models = byPrecision.getOrDefault(Precision.FP32, List.of());
+        EnsembleSettings published = null;
+        if (ensembleSettingsRef != null) {
+            published = new EnsembleRegistry(registry).resolve(ensembleSettingsRef);
+            ModelScores applied;
+            try {
+                applied = EnsembleFitting.apply(published, fp32Models);
+            } catch (IllegalArgumentException e) {
+                System.err.println(e.getMessage());
+                return 2;
+            }
+            all.add(applied);
+            // the protocol section judges it at its published threshold, not one chosen again here
+            modelThresholds.put(applied.name(), published.threshold());
+        }
         List<ModelScores> ensembles = new ArrayList<>();
         StringBuilder ensembleFits = new StringBuilder();
         if (fp32Models.size() > 1) {
@@ -332,6 +354,14 @@ public final class EvaluateCommand implements Callable<Integer> {
             System.out.println();
             System.out.print(bands);
         }
+        if (published != null) {
+            String prefix = "ensemble@" + published.version() + " ";
+            String section = publishedSection(published, all.stream().filter(s -> s.name().startsWith(prefix))
+                    .findFirst().orElseThrow(), splitName);
+            Files.writeString(dir.resolve("report.md"), "\n" + section, java.nio.file.StandardOpenOption.APPEND);
+            System.out.println();
+            System.out.print(section);
+        }
         if (!agreements.isEmpty()) {
             String table = PrecisionAgreement.markdown(agreements);
             Files.writeString(dir.resolve("precision-agreement.md"), "# Precision agreement\n\n" + splitName
@@ -347,6 +377,34 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
         System.out.println("report: " + dir.resolve("report.md"));
         return 0;
+    }
+
+    /** The published settings' own three-way decision on the evaluated split, next to what they did on validation. */
+    static String publishedSection(EnsembleSettings settings, ModelScores applied, String splitName) {
+        boolean[] positive = new boolean[applied.entries().size()];
+        for (int i = 0; i < positive.length; i++) {
+            positive[i] = applied.entries().get(i).label().isCovid();
+        }
+        EnsembleFitting.Candidate o = EnsembleFitting.measure(settings, applied.scores(), positive);
+        Map<String, Double> v = settings.validationMetrics();
+        StringBuilder sb = new StringBuilder("## Published ensemble settings ").append(settings.version()).append("\n\n");
+        sb.append(String.format(Locale.ROOT, "%s of %s; band [%.4f, %.4f) (below: no findings, from the upper edge:"
+                + " suspected), fit on %s %s for sensitivity >= %.2f and band specificity %.2f, by `%s`. Sensitivity"
+                + " counts suspected and indeterminate, specificity counts no findings: the stream job's decision.%n%n",
+                settings.combination().id(), settings.models(), settings.indeterminateLow(), settings.indeterminateHigh(),
+                settings.split(), settings.dataDigest(), settings.targetSensitivity(), settings.targetSpecificity(),
+                settings.command()));
+        sb.append("| split | images | COVID-19 | indeterminate | sensitivity | specificity | ROC AUC |\n"
+                + "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        sb.append(String.format(Locale.ROOT, "| %s | %d | %d | %d (%.1f%%) | %s | %s | %s |%n", splitName, o.images(),
+                o.covid(), o.indeterminate(), 100.0 * o.indeterminate() / Math.max(1, o.images()),
+                EvaluationReport.f(o.sensitivity()), EvaluationReport.f(o.specificity()), EvaluationReport.f(o.auc())));
+        sb.append(String.format(Locale.ROOT, "| validation (at fit) | %.0f | %.0f | %.0f | %s | %s | %s |%n",
+                v.getOrDefault("images", Double.NaN), v.getOrDefault("covid", Double.NaN),
+                v.getOrDefault("indeterminate", Double.NaN), EvaluationReport.f(v.getOrDefault("sensitivity", Double.NaN)),
+                EvaluationReport.f(v.getOrDefault("specificity", Double.NaN)),
+                EvaluationReport.f(v.getOrDefault("auc", Double.NaN))));
+        return sb.toString();
     }
 
     /** Platt-calibrated mean and logistic stack of the models, fit on validation; the fitted numbers go to {@code fits}. */
