@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import org.xrayscreening.connectors.image.ImageLimits;
 import org.xrayscreening.connectors.image.ImageSourcePolicy;
+import org.xrayscreening.models.registry.EnsembleSettings;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
 import org.xrayscreening.stream.heatmap.HeatmapSettings;
 import org.xrayscreening.stream.scoring.ScoringBatch;
@@ -30,7 +31,8 @@ public record JobSettings(
         int minLabelledPositives,
         ScoringBatch batching,
         HeatmapSettings heatmaps,
-        AttemptJournal.Config attemptJournal) implements Serializable {
+        AttemptJournal.Config attemptJournal,
+        EnsembleSettings ensembleSettings) implements Serializable {
 
     /** Unbatched scoring, without heatmaps. */
     public JobSettings(String registryRoot, List<ModelSpec> models, EnsemblePolicy policy, Duration ensembleTimeout,
@@ -39,7 +41,7 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
-                ScoringBatch.DEFAULT, HeatmapSettings.OFF, AttemptJournal.Config.off());
+                ScoringBatch.DEFAULT, HeatmapSettings.OFF, AttemptJournal.Config.off(), null);
     }
 
     /** Scoring batched as given, without heatmaps. */
@@ -49,7 +51,7 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives, ScoringBatch batching) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives, batching,
-                HeatmapSettings.OFF, AttemptJournal.Config.off());
+                HeatmapSettings.OFF, AttemptJournal.Config.off(), null);
     }
 
     /** Unbatched scoring, heatmaps as given. */
@@ -59,14 +61,14 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives, HeatmapSettings heatmaps) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
-                ScoringBatch.DEFAULT, heatmaps, AttemptJournal.Config.off());
+                ScoringBatch.DEFAULT, heatmaps, AttemptJournal.Config.off(), null);
     }
 
     /** These settings with heatmaps as given. */
     public JobSettings withHeatmaps(HeatmapSettings heatmaps) {
         return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
                 canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                minLabelledPositives, batching, heatmaps, attemptJournal);
+                minLabelledPositives, batching, heatmaps, attemptJournal, ensembleSettings);
     }
 
     /** Unbatched scoring without heatmaps, with the poison-image journal as given. */
@@ -76,14 +78,21 @@ public record JobSettings(
                        double sensitivityFloor, int minLabelledPositives, AttemptJournal.Config attemptJournal) {
         this(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources, canonicalMaxSide, metricsHost,
                 metricsPort, labelRetention, accuracyWindow, sensitivityFloor, minLabelledPositives,
-                ScoringBatch.DEFAULT, HeatmapSettings.OFF, attemptJournal);
+                ScoringBatch.DEFAULT, HeatmapSettings.OFF, attemptJournal, null);
     }
 
     /** These settings with the poison-image journal as given. */
     public JobSettings withAttemptJournal(AttemptJournal.Config attemptJournal) {
         return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
                 canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
-                minLabelledPositives, batching, heatmaps, attemptJournal);
+                minLabelledPositives, batching, heatmaps, attemptJournal, ensembleSettings);
+    }
+
+    /** These settings deciding with published ensemble settings (null: the policy decides every study). */
+    public JobSettings withEnsembleSettings(EnsembleSettings ensembleSettings) {
+        return new JobSettings(registryRoot, models, policy, ensembleTimeout, imageLimits, imageSources,
+                canonicalMaxSide, metricsHost, metricsPort, labelRetention, accuracyWindow, sensitivityFloor,
+                minLabelledPositives, batching, heatmaps, attemptJournal, ensembleSettings);
     }
 
     public JobSettings {

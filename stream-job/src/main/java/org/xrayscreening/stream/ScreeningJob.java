@@ -27,6 +27,7 @@ import org.xrayscreening.connectors.kafka.KafkaConnectionCheck;
 import org.xrayscreening.connectors.kafka.KafkaSinks;
 import org.xrayscreening.connectors.kafka.KafkaSources;
 import org.xrayscreening.stream.ensemble.EnsemblePolicy;
+import org.xrayscreening.stream.ensemble.EnsembleSettingsChoice;
 import org.xrayscreening.stream.heatmap.HeatmapSettings;
 import org.xrayscreening.stream.poison.AttemptJournal;
 import org.xrayscreening.stream.local.LocalScreening;
@@ -142,6 +143,14 @@ public class ScreeningJob implements Callable<Integer> {
         @Option(scope = ScopeType.INHERIT, names = "--min-models", defaultValue = "2", description = "Fewer answering models give INDETERMINATE.")
         public int minModels;
 
+        @Option(scope = ScopeType.INHERIT, names = "--ensemble-settings", defaultValue = "latest",
+                paramLabel = "latest|none|VERSION",
+                description = "Ensemble settings from the registry (trainer fit-ensemble: per-model calibration,"
+                        + " combination, validation band), read when the job starts: latest (if the registry has any,"
+                        + " else the policy below), none, or a version. Studies scored by model versions they were not"
+                        + " fit for are decided by --threshold/--indeterminate-band/--max-disagreement instead.")
+        public String ensembleSettings;
+
         @Option(scope = ScopeType.INHERIT, names = "--max-image-bytes", defaultValue = "33554432", description = "Largest image accepted (bytes).")
         public long maxImageBytes;
 
@@ -250,7 +259,8 @@ public class ScreeningJob implements Callable<Integer> {
                     minLabelledPositives, batching()).withHeatmaps(heatmapRoot == null ? HeatmapSettings.OFF
                     : new HeatmapSettings(heatmapRoot.toAbsolutePath().toString(), heatmapImageTtl,
                             HeatmapSettings.OFF.imageWait(), HeatmapSettings.OFF.cachedModels()))
-                    .withAttemptJournal(attemptJournalConfig());
+                    .withAttemptJournal(attemptJournalConfig())
+                    .withEnsembleSettings(EnsembleSettingsChoice.resolve(ensembleSettings, registry, specs));
         }
 
         public ScoringBatch batching() {
@@ -359,7 +369,14 @@ public class ScreeningJob implements Callable<Integer> {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         options.configure(env);
-        ScreeningTopology.build(env, options.kafkaSources(), options.kafkaSinks(), options.settings());
+        JobSettings settings;
+        try {
+            settings = options.settings();
+        } catch (IllegalArgumentException e) {
+            System.err.println("xray-screening: " + e.getMessage());
+            return 2;
+        }
+        ScreeningTopology.build(env, options.kafkaSources(), options.kafkaSinks(), settings);
         env.execute("xray-screening " + String.join(",", options.models));
         return 0;
     }

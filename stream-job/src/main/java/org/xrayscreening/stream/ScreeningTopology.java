@@ -96,7 +96,7 @@ public final class ScreeningTopology {
         SingleOutputStreamOperator<Recommendation> recommendations = outcomes
                 .keyBy(new ByStudy())
                 .process(new StudyEnsemble(settings.modelIds(), settings.policy(), settings.ensembleTimeout(),
-                        Duration.ofHours(6)))
+                        Duration.ofHours(6)).withEnsembleSettings(settings.ensembleSettings()))
                 .name("ensemble").uid("ensemble");
         deadLetters = deadLetters.union(recommendations.getSideOutput(StudyEnsemble.DEAD_LETTERS));
         DataStream<Alert> alerts;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonValue;
 import java.io.IOException;
+import java.io.Serializable;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -61,8 +62,9 @@ public record EnsembleSettings(
         String dataDigest,
         String split,
         String command,
-        String notes) {
+        String notes) implements Serializable {
 
+    private static final long serialVersionUID = 1L;
     public static final int SCHEMA_VERSION = 1;
     /** Probabilities are clamped to [EPS, 1 - EPS] before the logit, as in the trainer's fits. */
     public static final double EPS = 1e-6;
@@ -100,7 +102,10 @@ public record EnsembleSettings(
      * @param model architecture id ({@code mobilenet}, ...)
      * @param stackedWeight weight of this model's logit ({@link Combination#STACKED} only; null otherwise)
      */
-    public record ModelCalibration(String model, String version, double plattA, double plattB, Double stackedWeight) {
+    public record ModelCalibration(String model, String version, double plattA, double plattB, Double stackedWeight)
+            implements Serializable {
+        private static final long serialVersionUID = 1L;
+
         public ModelCalibration {
             Architecture.fromId(Objects.requireNonNull(model, "model"));
             ModelRef.checkName(version, "model version");

@@ -3,6 +3,7 @@ package org.xrayscreening.stream.ensemble;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -14,11 +15,14 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.xrayscreening.connectors.event.DeadLetter;
 import org.xrayscreening.connectors.event.DeadLetterReason;
 import org.xrayscreening.connectors.event.EventCodec;
 import org.xrayscreening.connectors.event.ModelScore;
 import org.xrayscreening.connectors.event.Recommendation;
+import org.xrayscreening.models.registry.EnsembleSettings;
 import org.xrayscreening.stream.metrics.ScreeningMetrics;
 import org.xrayscreening.stream.scoring.ModelOutcome;
 
@@ -35,14 +39,19 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
     public static final org.apache.flink.util.OutputTag<DeadLetter> DEAD_LETTERS =
             new org.apache.flink.util.OutputTag<>("ensemble-dead-letters") {};
 
+    private static final Logger LOG = LoggerFactory.getLogger(StudyEnsemble.class);
+
     private final List<String> expectedModels;
     private final EnsemblePolicy policy;
+    private EnsembleDecider decider;
     private final long timeoutMillis;
     private final Duration emittedMemory;
 
     private transient MapState<String, ModelOutcome> outcomes;
     private transient ValueState<Long> timer;
     private transient ValueState<Boolean> emitted;
+    /** Fallback details already logged by this subtask: one line per distinct mismatch, not one per study. */
+    private transient Set<String> loggedFallbacks;
 
     public StudyEnsemble(List<String> expectedModels, EnsemblePolicy policy, Duration timeout, Duration emittedMemory) {
         if (expectedModels.isEmpty()) {
@@ -52,6 +61,16 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
         this.policy = policy;
         this.timeoutMillis = timeout.toMillis();
         this.emittedMemory = emittedMemory;
+        this.decider = new EnsembleDecider(policy, null);
+    }
+
+    /**
+     * Decides with published ensemble settings (calibration, combination, validation band) where they apply to the
+     * model versions that scored a study, and with the policy elsewhere; null: the policy decides every study.
+     */
+    public StudyEnsemble withEnsembleSettings(EnsembleSettings settings) {
+        this.decider = new EnsembleDecider(policy, settings);
+        return this;
     }
 
     @Override
@@ -62,6 +81,11 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
         ValueStateDescriptor<Boolean> emittedDescriptor = new ValueStateDescriptor<>("emitted", Boolean.class);
         emittedDescriptor.enableTimeToLive(StateTtlConfig.newBuilder(emittedMemory).build());
         emitted = getRuntimeContext().getState(emittedDescriptor);
+        loggedFallbacks = new HashSet<>();
+        if (decider.settings() != null) {
+            ScreeningMetrics.get().ensembleSettingsInfo.labelValues(decider.settings().version(),
+                    decider.settings().combination().id()).set(1);
+        }
     }
 
     @Override
@@ -108,7 +132,6 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
             }
         }
         List<ModelScore> scores = new ArrayList<>();
-        List<Double> probabilities = new ArrayList<>();
         Set<String> failed = new TreeSet<>();
         ModelOutcome any = null;
         for (String model : expectedModels) {
@@ -120,7 +143,6 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
             if (o.succeeded()) {
                 scores.add(new ModelScore(o.model, o.version, o.probability, o.inferenceMillis,
                         Double.isNaN(o.decisionThreshold) ? null : o.decisionThreshold));
-                probabilities.add(o.probability);
             } else {
                 failed.add(model);
             }
@@ -131,7 +153,16 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
                 missing.add(model);
             }
         }
-        EnsemblePolicy.Outcome decision = policy.decide(probabilities);
+        EnsembleDecider.Outcome decision = decider.decide(scores);
+        if (decision.fallback() != null) {
+            ScreeningMetrics.get().ensembleSettingsFallbacks.labelValues(decision.fallback().label()).inc();
+            // model versions only: no study or patient identifier
+            if (loggedFallbacks.size() < 100 && loggedFallbacks.add(decision.fallbackDetail())) {
+                LOG.warn("ensemble settings {} not applied ({}): {}; such studies are decided by the uncalibrated"
+                        + " policy and counted in xray_ensemble_settings_fallbacks_total", decider.settings().version(),
+                        decision.fallback().label(), decision.fallbackDetail());
+            }
+        }
         String reason = decision.reason();
         if (!missing.isEmpty()) {
             reason += "; missing " + String.join(", ", missing)
@@ -139,8 +170,8 @@ public class StudyEnsemble extends KeyedProcessFunction<String, ModelOutcome, Re
         }
         long e2e = nowMillis - any.acquiredAtMillis;
         Recommendation recommendation = new Recommendation(EventCodec.SCHEMA_VERSION,
-                any.studyId, any.patientRef, decision.decision(), decision.probability(), policy.threshold(),
-                policy.indeterminateLow(), policy.indeterminateHigh(), scores, missing,
+                any.studyId, any.patientRef, decision.decision(), decision.probability(), decision.threshold(),
+                decision.low(), decision.high(), scores, missing,
                 Instant.ofEpochMilli(any.acquiredAtMillis), Instant.ofEpochMilli(nowMillis), e2e, reason);
         out.collect(recommendation);
 

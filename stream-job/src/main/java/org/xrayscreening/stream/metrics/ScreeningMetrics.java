@@ -44,6 +44,8 @@ public final class ScreeningMetrics {
     public final Gauge liveSpecificity;
     public final Gauge liveLabelledStudies;
     public final Counter heatmaps;
+    public final Counter ensembleSettingsFallbacks;
+    public final Gauge ensembleSettingsInfo;
     public final Histogram heatmapSeconds;
     private final Map<String, String> activeVersions = new ConcurrentHashMap<>();
 
@@ -87,6 +89,13 @@ public final class ScreeningMetrics {
         heatmaps = Counter.builder().name("xray_heatmaps_total")
                 .help("Heatmaps of flagged studies: WRITTEN, or why one is missing (the alert went out without it)")
                 .labelNames("outcome").register(registry);
+        ensembleSettingsFallbacks = Counter.builder().name("xray_ensemble_settings_fallbacks_total")
+                .help("Studies decided by the uncalibrated policy although ensemble settings are loaded, by why"
+                        + " (version_mismatch, model_not_in_settings, stack_model_missing)")
+                .labelNames("reason").register(registry);
+        ensembleSettingsInfo = Gauge.builder().name("xray_ensemble_settings_info")
+                .help("1 for the ensemble settings the ensemble operator decides with").labelNames("version", "combination")
+                .register(registry);
         heatmapSeconds = Histogram.builder().name("xray_heatmap_seconds")
                 .help("Time to make and store one flagged study's heatmap (Grad-CAM of every voting model)")
                 .classicUpperBounds(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30).register(registry);

@@ -74,7 +74,8 @@ class HelmChartTest {
         defaults = template();
         allOn = template("-f", chart.resolve("ci/all-on-values.yaml").toString());
         changed = template("--set", "streamJob.parallelism=5", "--set", "trainer.schedule=15 3 * * 1",
-                "--set", "streamJob.metricsPort=9555", "--set", "kafka.topics.acquired=site-a.xray.acquired");
+                "--set", "streamJob.metricsPort=9555", "--set", "kafka.topics.acquired=site-a.xray.acquired",
+                "--set", "streamJob.ensembleSettings=e-2026-12");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -119,6 +120,7 @@ class HelmChartTest {
         assertThat(flag(args, "--attempt-journal"))
                 .startsWith(map(map(streamJob, "state"), "persistence").get("mountPath") + "/");
         assertThat(flag(args, "--max-worker-crashes")).isEqualTo("2");
+        assertThat(flag(args, "--ensemble-settings")).isEqualTo(streamJob.get("ensembleSettings")).isEqualTo("latest");
     }
 
     @Test
@@ -130,6 +132,7 @@ class HelmChartTest {
         assertThat(flag(args, "--parallelism")).isEqualTo("5");
         assertThat(flag(args, "--metrics-port")).isEqualTo("9555");
         assertThat(flag(args, "--topic-acquired")).isEqualTo("site-a.xray.acquired");
+        assertThat(flag(args, "--ensemble-settings")).isEqualTo("e-2026-12");
     }
 
     @Test

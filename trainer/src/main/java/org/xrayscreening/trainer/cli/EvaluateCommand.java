@@ -449,7 +449,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                 + " suspected and indeterminate (both reach a clinician), specificity counts no findings.%n%n",
                 targetSensitivity, bandSpecificity));
         sb.append("| ensemble | low | high | images | indeterminate | sensitivity | specificity | stream job"
-                + " (--threshold / --indeterminate-band) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+                + " (--threshold / --indeterminate-band, or ensemble settings) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
         for (ModelScores e : ensembles) {
             boolean[] vp = new boolean[e.validationEntries().size()];
             for (int i = 0; i < vp.length; i++) {
@@ -461,9 +461,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             }
             EnsembleFit.Band band = EnsembleFit.Band.choose(e.validationScores(), vp, targetSensitivity, bandSpecificity);
             EnsembleFit.Outcome o = band.apply(e.scores(), ep);
-            // only the plain mean is what the stream job computes today
+            // the plain mean is the stream job's flag policy; the fitted ones reach it as published ensemble settings
             String stream = e.name().startsWith("ensemble (mean") ? String.format(Locale.ROOT, "%.4f / %.4f",
-                    (band.low() + band.high()) / 2, (band.high() - band.low()) / 2) : "not in the stream job yet";
+                    (band.low() + band.high()) / 2, (band.high() - band.low()) / 2)
+                    : e.name().startsWith("ensemble (stacked") ? "`fit-ensemble --combination stacked`"
+                    : "`fit-ensemble --combination calibrated-mean`";
             sb.append(String.format(Locale.ROOT, "| %s | %.4f | %.4f | %d | %d (%.1f%%) | %s | %s | %s |%n", e.name(),
                     band.low(), band.high(), o.images(), o.indeterminate(), 100.0 * o.indeterminate() / Math.max(1,
                     o.images()), EvaluationReport.f(o.sensitivity()), EvaluationReport.f(o.specificity()), stream));
