@@ -65,8 +65,9 @@ public final class FitEnsembleCommand implements Callable<Integer> {
     @Option(names = "--exclude-source", paramLabel = "SOURCE", description = "as in the models' train command; repeatable")
     List<String> excludeSources = List.of();
 
-    @Option(names = "--combination", defaultValue = "calibrated-mean", paramLabel = "calibrated-mean|stacked",
-            description = "the combination to publish; both are fit and printed (default: ${DEFAULT-VALUE})")
+    @Option(names = "--combination", defaultValue = "best", paramLabel = "best|calibrated-mean|stacked",
+            description = "the combination to publish; both are fit and printed; best = the one with the higher validation"
+                    + " specificity at the target sensitivity (default: ${DEFAULT-VALUE})")
     String combination;
 
     @Option(names = "--target-sensitivity", defaultValue = "0.95",
@@ -107,7 +108,7 @@ public final class FitEnsembleCommand implements Callable<Integer> {
         }
         Combination chosen;
         try {
-            chosen = Combination.parse(combination);
+            chosen = EnsembleFitting.choice(combination);
         } catch (IllegalArgumentException e) {
             System.err.println("--combination: " + e.getMessage());
             return 2;
@@ -136,7 +137,8 @@ public final class FitEnsembleCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "%nEnsemble of %s, fit on the validation split %s (%d images, %d COVID-19);"
                         + " target sensitivity %.2f, band specificity %.2f:%n%n", result.chosen().models(), ds.digest(),
-                result.candidates().get(chosen).images(), result.candidates().get(chosen).covid(), targetSensitivity,
+                result.candidates().get(result.chosen().combination()).images(),
+                result.candidates().get(result.chosen().combination()).covid(), targetSensitivity,
                 bandSpecificity);
         System.out.print(result.comparisonTable());
         if (publish == null) {

@@ -114,8 +114,9 @@ public final class ProduceCommand implements Callable<Integer> {
             description = "upper edge of the ensemble's indeterminate band (as evaluate) (default: ${DEFAULT-VALUE})")
     double bandSpecificity;
 
-    @Option(names = "--ensemble-combination", defaultValue = "calibrated-mean", paramLabel = "calibrated-mean|stacked",
-            description = "the ensemble combination to publish; both are fit on validation and printed"
+    @Option(names = "--ensemble-combination", defaultValue = "best", paramLabel = "best|calibrated-mean|stacked",
+            description = "the ensemble combination to publish; both are fit on validation and printed; best = the one"
+                    + " with the higher validation specificity at the target sensitivity"
                     + " (default: ${DEFAULT-VALUE})")
     String combination;
 
@@ -149,7 +150,7 @@ public final class ProduceCommand implements Callable<Integer> {
             networks = archs.stream().map(Architecture::fromId).distinct().toList();
             budget = parseBudgets(budgets, networks);
             init = inits(initOverrides);
-            EnsembleSettings.Combination.parse(combination);
+            EnsembleFitting.choice(combination);
             for (Architecture a : networks) {
                 String i = init.get(a);
                 // a weights file that is not there would only fail after the images were prepared
@@ -499,7 +500,7 @@ public final class ProduceCommand implements Callable<Integer> {
             validation.add(new EnsembleFitting.ModelValidationScores(s.name(), version, s.validationScores()));
         }
         EnsembleFitting.Result fit = EnsembleFitting.fit(validation, ProductionMetrics.positives(first.validationEntries()),
-                EnsembleSettings.Combination.parse(combination), targetSensitivity, bandSpecificity, digest, command);
+                EnsembleFitting.choice(combination), targetSensitivity, bandSpecificity, digest, command);
         out.println("[ensemble] fit on validation (" + first.validationEntries().size() + " images):");
         out.print(fit.comparisonTable());
         EnsembleSettings published = FitEnsembleCommand.publish(registry, fit.chosen(), version);

@@ -73,6 +73,7 @@ public final class EnsembleFitting {
      *
      * @param models every model's scores on the same validation images, in the same order as {@code positive}
      * @param positive whether each validation image is COVID-19 (at least one must be)
+     * @param chosen the combination to publish, or null for the {@link #best} one on validation
      * @param dataDigest the split's digest, recorded in the settings
      * @param command the command line, recorded in the settings
      */
@@ -123,17 +124,38 @@ public final class EnsembleFitting {
                     targetSensitivity, targetSpecificity, Map.of(), dataDigest, command);
             candidates.put(c, measure(fitted, p, positive));
         }
+        Combination picked = chosen != null ? chosen : best(candidates, targetSensitivity);
         Map<String, Double> metrics = new LinkedHashMap<>();
-        Candidate pick = candidates.get(chosen);
+        Candidate pick = candidates.get(picked);
         putMetrics(metrics, "", pick);
         candidates.forEach((c, cand) -> putMetrics(metrics, c.id() + ".", cand));
         EnsembleSettings s = pick.settings();
-        EnsembleSettings withMetrics = settings(chosen, s.models(), s.stackedBias(), s.threshold(), s.indeterminateLow(),
+        EnsembleSettings withMetrics = settings(picked, s.models(), s.stackedBias(), s.threshold(), s.indeterminateLow(),
                 s.indeterminateHigh(), targetSensitivity, targetSpecificity, metrics, dataDigest, command);
         Map<Combination, Candidate> out = new EnumMap<>(candidates);
-        out.put(chosen, new Candidate(withMetrics, pick.probabilities(), pick.images(), pick.covid(),
+        out.put(picked, new Candidate(withMetrics, pick.probabilities(), pick.images(), pick.covid(),
                 pick.indeterminate(), pick.sensitivity(), pick.specificity(), pick.auc(), pick.ece()));
         return new Result(withMetrics, out);
+    }
+
+    /**
+     * The combination that serves screening best on validation: among those whose band keeps the target
+     * sensitivity, the one that clears the most non-COVID images (specificity), then the one that leaves fewer
+     * studies indeterminate; the calibrated mean when they tie, because it has fewer fitted parameters.
+     */
+    /** {@code best} (null: {@link #best} picks on validation) or a combination's id. */
+    public static Combination choice(String text) {
+        return "best".equalsIgnoreCase(text.trim()) ? null : Combination.parse(text);
+    }
+
+    static Combination best(Map<Combination, Candidate> candidates, double targetSensitivity) {
+        return candidates.entrySet().stream()
+                .sorted(java.util.Comparator.<Map.Entry<Combination, Candidate>>comparingInt(
+                                e -> e.getValue().sensitivity() >= targetSensitivity - 1e-12 ? 0 : 1)
+                        .thenComparing(e -> -e.getValue().specificity())
+                        .thenComparingLong(e -> e.getValue().indeterminate())
+                        .thenComparing(Map.Entry::getKey))
+                .findFirst().orElseThrow().getKey();
     }
 
     /** The combined probability of every image, computed by the settings (architecture id to scores). */

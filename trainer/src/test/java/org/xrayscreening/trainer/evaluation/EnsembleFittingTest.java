@@ -113,4 +113,39 @@ class EnsembleFittingTest {
         assertThatThrownBy(() -> EnsembleFitting.fit(m, y, Combination.STACKED, 0.95, 0.95, null, null))
                 .hasMessageContaining("scored 10 validation images, expected 11");
     }
+
+    private static Candidate candidate(long indeterminate, double sensitivity, double specificity) {
+        return new Candidate(null, new float[0], 100, 20, indeterminate, sensitivity, specificity, 0.9, 0.05);
+    }
+
+    @Test
+    void bestPicksTheMostSpecificCombinationThatKeepsTheSensitivity() {
+        Combination mean = Combination.CALIBRATED_MEAN;
+        Combination stack = Combination.STACKED;
+        assertThat(EnsembleFitting.best(Map.of(mean, candidate(5, 0.96, 0.80), stack, candidate(5, 0.96, 0.90)), 0.95))
+                .isEqualTo(stack);
+        // more specific but below the target sensitivity: not a screening band
+        assertThat(EnsembleFitting.best(Map.of(mean, candidate(5, 0.96, 0.80), stack, candidate(5, 0.93, 0.99)), 0.95))
+                .isEqualTo(mean);
+        // equal specificity: fewer indeterminate studies for the radiologist
+        assertThat(EnsembleFitting.best(Map.of(mean, candidate(9, 0.96, 0.85), stack, candidate(3, 0.96, 0.85)), 0.95))
+                .isEqualTo(stack);
+        // a full tie: the calibrated mean, which fits fewer parameters
+        assertThat(EnsembleFitting.best(Map.of(stack, candidate(3, 0.96, 0.85), mean, candidate(3, 0.96, 0.85)), 0.95))
+                .isEqualTo(mean);
+    }
+
+    @Test
+    void withoutAChoiceTheBestCombinationIsPublishedWithItsOwnBand() {
+        boolean[] y = new boolean[N];
+        List<ModelValidationScores> models = models(y, 13);
+        EnsembleFitting.Result result = EnsembleFitting.fit(models, y, EnsembleFitting.choice("best"), 0.95, 0.95,
+                null, "cmd");
+        Combination best = EnsembleFitting.best(result.candidates(), 0.95);
+        assertThat(result.chosen().combination()).isEqualTo(best);
+        assertThat(result.chosen().indeterminateLow())
+                .isEqualTo(result.candidates().get(best).settings().indeterminateLow());
+        assertThat(EnsembleFitting.choice("stacked")).isEqualTo(Combination.STACKED);
+        assertThatThrownBy(() -> EnsembleFitting.choice("median")).isInstanceOf(IllegalArgumentException.class);
+    }
 }
