@@ -21,6 +21,10 @@ import org.xrayscreening.models.preprocess.Normalization;
  * @param command the exact command line, recorded in the model metadata
  * @param excludeSources data sources left out of train, validation and test (leave-one-source-out: the model
  *     is then tested on what it never saw); empty = none. Absent in run.json files written before it existed
+ * @param sampling {@code uniform} or {@code source-balanced} ({@link EpochSampler}); absent (older run.json) =
+ *     uniform
+ * @param augmentation {@code none}, {@code light} or {@code strong} ({@link Augmenter}); absent (older run.json) =
+ *     light if {@code augment}, else none. {@code augment} always says whether it is anything but none
  */
 public record TrainOptions(
         Architecture architecture,
@@ -43,10 +47,27 @@ public record TrainOptions(
         double timeBudgetMinutes,
         String command,
         List<String> notes,
-        List<String> excludeSources) {
+        List<String> excludeSources,
+        String sampling,
+        String augmentation) {
 
     public TrainOptions {
         excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
+        sampling = EpochSampler.Sampling.parse(sampling == null ? "uniform" : sampling).id();
+        augmentation = augmentation == null ? (augment ? Augmenter.Strength.LIGHT : Augmenter.Strength.NONE).id()
+                : Augmenter.Strength.parse(augmentation).id();
+        augment = !augmentation.equals(Augmenter.Strength.NONE.id());
+    }
+
+    /** Uniform sampling; light augmentation if {@code augment}. */
+    public TrainOptions(Architecture architecture, String data, String preset, int inputSize, int epochs,
+            int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
+            int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
+            int maxBatchesPerEpoch, double timeBudgetMinutes, String command, List<String> notes,
+            List<String> excludeSources) {
+        this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
+                validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
+                timeBudgetMinutes, command, notes, excludeSources, null, null);
     }
 
     /** Every source included. */
@@ -66,7 +87,15 @@ public record TrainOptions(
     public TrainOptions withEpochs(int newEpochs) {
         return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, sampling, augmentation);
+    }
+
+    public EpochSampler.Sampling samplingValue() {
+        return EpochSampler.Sampling.parse(sampling);
+    }
+
+    public Augmenter.Strength augmentationValue() {
+        return Augmenter.Strength.parse(augmentation);
     }
 
     public boolean imagenetInit() {
