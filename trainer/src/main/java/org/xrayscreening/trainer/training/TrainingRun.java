@@ -156,6 +156,9 @@ public final class TrainingRun {
         }
         float[] classWeights = sampler.classWeights();
         Loss loss = Losses.create(preset.loss(), classWeights);
+        // the run's seed also fixes the initial weights (the whole network from scratch, the new head on ImageNet
+        // weights): without it two runs of one command differ from the first batch, and an ablation compares inits
+        ai.djl.engine.Engine.getInstance().setRandomSeed(Long.hashCode(options.seed()));
         try (Model model = ModelExport.newModel(arch, options.inputSize())) {
             if (state.completedEpochs > 0) {
                 load(model, runDir.resolve(LAST));

@@ -217,6 +217,23 @@ class TrainingRunTest {
         }
     }
 
+    @Test
+    @Order(7)
+    void theSameSeedTrainsTheSameWeightsAndAnotherSeedOthers() throws Exception {
+        PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        TrainOptions o = options(1);
+        TrainingRun.Result a = TrainingRun.start(o, runs, "seed-a", out, null);
+        TrainingRun.Result b = TrainingRun.start(o, runs, "seed-b", out, null);
+        assertThat(b.state().history.get(0).trainLoss).isEqualTo(a.state().history.get(0).trainLoss);
+        assertThat(Files.readAllBytes(b.finalWeights())).isEqualTo(Files.readAllBytes(a.finalWeights()));
+        // another seed: another split too, so compare the initial loss only through the weights
+        TrainOptions other = new TrainOptions(o.architecture(), o.data(), o.preset(), o.inputSize(), 1, o.batchSize(),
+                o.learningRate(), 8, o.testFraction(), o.validationFraction(), o.threads(), o.init(), o.bnMomentum(),
+                false, true, 0, 0, 0, "test", List.of());
+        TrainingRun.Result c = TrainingRun.start(other, runs, "seed-c", out, null);
+        assertThat(Files.readAllBytes(c.finalWeights())).isNotEqualTo(Files.readAllBytes(a.finalWeights()));
+    }
+
     private Path onlyRun(String suffix) throws Exception {
         try (Stream<Path> s = Files.list(runs)) {
             return s.filter(p -> p.getFileName().toString().endsWith("-" + suffix)).findFirst().orElseThrow();
