@@ -18,7 +18,7 @@ OUT=${OUT:-/work/abl-runs/study}
 REG=${REG:-$OUT/registry}
 PRETRAINED=${PRETRAINED:-/work/shared/pretrained/mobilenet_v1_1.0_224_quant_embedding_extractor.tflite}
 SIZE=${SIZE:-128}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-1}
 MAX_BATCHES=${MAX_BATCHES:-0}
 SEED=42
 NIH=muhammedtalo/COVID-19
@@ -41,7 +41,7 @@ declare -A ARM_OPTS=(
   [loso-baseline]="--exclude-source $NIH"
   [loso-combined]="--exclude-source $NIH --sampling source-balanced --augment strong --intensity $INTENSITY $MASK"
 )
-ORDER=(baseline balanced strong clahe equalize mask combined loso-baseline loso-combined)
+ORDER=(baseline balanced strong clahe mask combined loso-baseline loso-combined equalize)
 IN_DISTRIBUTION=(baseline balanced strong clahe equalize mask combined)
 ARMS=(${ARMS:-${ORDER[@]}})
 

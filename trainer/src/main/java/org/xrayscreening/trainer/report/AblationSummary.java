@@ -18,14 +18,15 @@ import org.xrayscreening.trainer.evaluation.Bootstrap.Interval;
 
 /**
  * The ablation table of an {@code evaluate} report with several models (arms of one study): per arm the overall
- * ROC AUC, the ROC AUC inside one mixed source, and sensitivity and specificity at the arm's own decision threshold
- * (from the report's metrics.json), each with its patient bootstrap 95% interval; and for every arm but the
+ * ROC AUC, the ROC AUC inside one mixed source, and sensitivity and specificity at the threshold that {@code evaluate}
+ * chose on the validation split for its target sensitivity (metrics.json {@code chosenThreshold}), each with its
+ * patient bootstrap 95% interval; and for every arm but the
  * baseline the <b>paired</b> difference to the baseline with its interval. Paired: each replicate draws one set of
  * patients and computes the metric for both arms on it, so the interval of a difference is much narrower than the
  * two arms' intervals side by side suggest (the arms share most of their errors), and an interval that excludes 0
  * is the evidence an option needs. Draws as in {@code evaluate} (patients, COVID-19 / other strata, seed
  * {@link Bootstrap#DEFAULT_SEED}). Writes the Markdown table and a chart (JFreeChart) of the within-source AUC and
- * the specificity per arm.
+ * the specificity per arm, and one of the paired differences ({@code <chart>-vs-baseline.png}).
  *
  * <pre>
  * java -cp trainer.jar org.xrayscreening.trainer.report.AblationSummary REPORT_DIR DATA BASELINE_MODEL OUT.md OUT.png
@@ -85,10 +86,16 @@ public final class AblationSummary {
             }
             rows.add(s);
         }
+        // the threshold evaluate chose on its own validation scores for the target sensitivity: on the validation
+        // split the specificity there is "specificity at sensitivity >= 0.95"; the registry's threshold was chosen
+        // on the training run's scores of the same images, which can differ in the last bits and move the
+        // boundary image across it
         Map<String, Double> thresholds = new LinkedHashMap<>();
-        JsonNode protocol = Json.MAPPER.readTree(report.resolve("metrics.json").toFile()).path("protocol").path("models");
-        for (JsonNode m : protocol) {
-            thresholds.put(m.get("model").asText(), m.get("threshold").asDouble());
+        for (JsonNode m : Json.MAPPER.readTree(report.resolve("metrics.json").toFile()).path("models")) {
+            // predictions.csv holds scores to 6 decimals: the threshold (itself one of the scores) is rounded alike,
+            // or the boundary image would fall below it
+            thresholds.put(m.get("model").asText(),
+                    Double.parseDouble(String.format(Locale.ROOT, "%.6f", m.get("chosenThreshold").asDouble())));
         }
         int base = models.indexOf(baseline);
         if (base < 0) {
@@ -216,5 +223,17 @@ public final class AblationSummary {
         series.put("specificity at the arm's threshold (sensitivity >= 0.95 on validation)",
                 arms.stream().map(Arm::specificity).toList());
         Charts.intervals(file, title, names, series, "estimate with 95% patient bootstrap interval");
+        // the paired differences, which decide: an interval that excludes 0 is an effect of the option
+        List<Arm> others = arms.subList(1, arms.size());
+        if (others.isEmpty()) {
+            return;
+        }
+        Map<String, List<Interval>> deltas = new LinkedHashMap<>();
+        deltas.put("Δ ROC AUC within " + mixedSource, others.stream().map(Arm::deltaMixedAuc).toList());
+        deltas.put("Δ specificity", others.stream().map(Arm::deltaSpecificity).toList());
+        String name = file.getFileName().toString();
+        Charts.intervals(file.resolveSibling(name.replaceFirst("(\\.png)?$", "-vs-baseline.png")),
+                title + ": paired difference to " + names.get(0), names.subList(1, names.size()), deltas,
+                "arm minus baseline, 95% paired bootstrap interval", -0.6, 0.6, 0);
     }
 }

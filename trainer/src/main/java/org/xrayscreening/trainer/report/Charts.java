@@ -107,6 +107,13 @@ public final class Charts {
     public static void intervals(Path file, String title, List<String> categories,
             java.util.Map<String, List<org.xrayscreening.trainer.evaluation.Bootstrap.Interval>> series, String yLabel)
             throws IOException {
+        intervals(file, title, categories, series, yLabel, 0, 1.02, Double.NaN);
+    }
+
+    /** As above, on the y range [yLow, yHigh], with a dashed horizontal reference line at {@code reference} (NaN: none). */
+    public static void intervals(Path file, String title, List<String> categories,
+            java.util.Map<String, List<org.xrayscreening.trainer.evaluation.Bootstrap.Interval>> series, String yLabel,
+            double yLow, double yHigh, double reference) throws IOException {
         org.jfree.data.xy.YIntervalSeriesCollection data = new org.jfree.data.xy.YIntervalSeriesCollection();
         int s = 0;
         int count = series.size();
@@ -128,7 +135,7 @@ public final class Charts {
         xAxis.setGridBandsVisible(false);
         xAxis.setRange(-0.5, categories.size() - 0.5);
         NumberAxis yAxis = new NumberAxis(yLabel);
-        yAxis.setRange(0, 1.02);
+        yAxis.setRange(yLow, yHigh);
         org.jfree.chart.renderer.xy.XYErrorRenderer renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
         renderer.setDrawXError(false);
         renderer.setDrawYError(true);
@@ -140,6 +147,11 @@ public final class Charts {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinesVisible(false);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        if (Double.isFinite(reference)) {
+            org.jfree.chart.plot.ValueMarker marker = new org.jfree.chart.plot.ValueMarker(reference, Color.GRAY,
+                    new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {4f, 4f}, 0f));
+            plot.addRangeMarker(marker);
+        }
         JFreeChart chart = new JFreeChart(title, new Font(Font.SANS_SERIF, Font.BOLD, 13), plot, true);
         chart.setBackgroundPaint(Color.WHITE);
         ChartUtils.saveChartAsPNG(file.toFile(), chart, Math.max(SIZE + 80, 110 * categories.size() + 120), SIZE);

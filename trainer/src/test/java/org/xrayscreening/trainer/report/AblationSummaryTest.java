@@ -55,10 +55,10 @@ class AblationSummaryTest {
             csv.append('\n');
         }
         Files.writeString(dir.resolve("predictions.csv"), csv.toString());
-        Files.writeString(dir.resolve("metrics.json"), "{\"protocol\": {\"models\": ["
-                + "{\"model\": \"m@abl-baseline\", \"threshold\": 0.5}, {\"model\": \"m@abl-same\", \"threshold\": 0.5},"
-                + "{\"model\": \"m@abl-better\", \"threshold\": 0.5}, {\"model\": \"m@abl-worse\", \"threshold\": 0.5},"
-                + "{\"model\": \"ensemble (mean of 4)\", \"threshold\": 0.5}]}}");
+        Files.writeString(dir.resolve("metrics.json"), "{\"models\": ["
+                + "{\"model\": \"m@abl-baseline\", \"chosenThreshold\": 0.5}, {\"model\": \"m@abl-same\", \"chosenThreshold\": 0.5},"
+                + "{\"model\": \"m@abl-better\", \"chosenThreshold\": 0.5}, {\"model\": \"m@abl-worse\", \"chosenThreshold\": 0.5},"
+                + "{\"model\": \"ensemble (mean of 4)\", \"chosenThreshold\": 0.5}]}");
         return dir;
     }
 
@@ -95,6 +95,7 @@ class AblationSummaryTest {
         Path png = tmp.resolve("chart.png");
         AblationSummary.chart(png, "test", arms, MIXED);
         assertThat(Files.size(png)).isGreaterThan(2000);
+        assertThat(Files.size(tmp.resolve("chart-vs-baseline.png"))).isGreaterThan(2000);
     }
 
     @Test
