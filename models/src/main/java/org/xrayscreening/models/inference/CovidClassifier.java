@@ -31,7 +31,7 @@ import org.xrayscreening.models.registry.ModelVersion;
  * and the trainer's evaluation.
  *
  * <p>Loading verifies every checksum first, so a version that does not match its metadata never runs.
- * Preprocessing follows the version's metadata (input size, normalization), not the architecture's
+ * Preprocessing follows the version's metadata (input size, normalization, masks and intensity), not the architecture's
  * defaults, so inputs are always prepared as the weights were trained.
  *
  * <p>fp32 batch norms are folded into their convolutions after loading ({@link BatchNormFolding}): the registry's
@@ -144,11 +144,12 @@ public final class CovidClassifier implements AutoCloseable {
                 // the fp32 copy is no longer used: free it now rather than when the model closes
                 block.getParameters().values().forEach(Parameter::close);
             }
-            classifier = new CovidClassifier(version, new Preprocessor(metadata.normalization(), metadata.inputSize()),
+            classifier = new CovidClassifier(version, metadata.preprocessor(),
                     model, manageGradMode, precision, foldBatchNorms, bf16);
             classifier.smokeTest();
-            LOG.info("loaded model {} ({} px, {}, {}, batch norms {}) in {} ms on {}", version, metadata.inputSize(),
-                    metadata.normalization(), precision.id(), foldBatchNorms ? "folded" : "separate",
+            LOG.info("loaded model {} ({} px, {}, preprocessing {}, {}, batch norms {}) in {} ms on {}", version,
+                    metadata.inputSize(), metadata.normalization(), metadata.preprocessing().describe(), precision.id(),
+                    foldBatchNorms ? "folded" : "separate",
                     (System.nanoTime() - start) / 1_000_000,
                     model.getNDManager().getDevice());
             return classifier;

@@ -26,6 +26,11 @@ import org.xrayscreening.models.Architecture;
  * antialiasing, the aspect ratio is not kept, as in Keras' {@code target_size}); then the normalization
  * of the architecture's Keras original.
  *
+ * <p>With {@link PreprocessingOptions} (a model's {@code preprocessing} metadata) the decoded image is first
+ * read into one gray plane at its own resolution, masked and equalised there, in the order documented on
+ * {@link PreprocessingOptions}; resizing and normalization follow as above. With {@link PreprocessingOptions#NONE}
+ * nothing of that runs and the output is bit for bit what it was before these options existed.
+ *
  * <p>Gray pixels are read from the raster, never through {@code getRGB()}: Java treats gray as linear
  * and would gamma-convert it to sRGB (a mid-gray 128 would become about 186).
  *
@@ -41,13 +46,20 @@ public final class Preprocessor implements Serializable {
 
     private final Normalization normalization;
     private final int inputSize;
+    /** Null in instances serialized before this field existed: read as NONE ({@link #options()}). */
+    private final PreprocessingOptions options;
 
     public Preprocessor(Normalization normalization, int inputSize) {
+        this(normalization, inputSize, PreprocessingOptions.NONE);
+    }
+
+    public Preprocessor(Normalization normalization, int inputSize, PreprocessingOptions options) {
         this.normalization = Objects.requireNonNull(normalization, "normalization");
         if (inputSize < 1) {
             throw new IllegalArgumentException("inputSize must be positive: " + inputSize);
         }
         this.inputSize = inputSize;
+        this.options = Objects.requireNonNull(options, "options");
     }
 
     /** The architecture's own normalization at a chosen input side (tests and fast experiments use less). */
@@ -66,6 +78,11 @@ public final class Preprocessor implements Serializable {
 
     public int inputSize() {
         return inputSize;
+    }
+
+    /** The conditioning steps (masks, intensity) applied before resizing. */
+    public PreprocessingOptions options() {
+        return options == null ? PreprocessingOptions.NONE : options;
     }
 
     /** Number of floats of one CHW output: 3 * inputSize * inputSize. */
@@ -88,6 +105,9 @@ public final class Preprocessor implements Serializable {
         int h = image.getHeight();
         int s = inputSize;
         PixelReader reader = readerFor(image);
+        if (!options().isNone()) {
+            reader = conditioned(reader, w, h, options());
+        }
 
         // Per output column / row: the two source neighbours and the weight of the second.
         int[] x0 = new int[s];
@@ -224,22 +244,48 @@ public final class Preprocessor implements Serializable {
         };
     }
 
+    /**
+     * Reads the image once into a gray plane (a colour pixel becomes the mean of R, G and B: a radiograph has one
+     * channel of information, and coloured annotations become gray marks the text mask can find), conditions it,
+     * and reads the result as gray.
+     */
+    private static PixelReader conditioned(PixelReader source, int w, int h, PreprocessingOptions options) {
+        float[] plane = new float[w * h];
+        float[] rgb = new float[3];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                source.read(x, y, rgb);
+                // gray is exact: (v + v + v) / 3 need not round back to v
+                plane[y * w + x] = rgb[0] == rgb[1] && rgb[1] == rgb[2] ? rgb[0] : (rgb[0] + rgb[1] + rgb[2]) / 3f;
+            }
+        }
+        ImageConditioning.apply(plane, w, h, options);
+        return (x, y, out) -> {
+            float v = plane[y * w + x];
+            out[0] = v;
+            out[1] = v;
+            out[2] = v;
+        };
+    }
+
     private static double maxValue(int bits) {
         return (double) ((1L << bits) - 1);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Preprocessor p && p.normalization == normalization && p.inputSize == inputSize;
+        return o instanceof Preprocessor p && p.normalization == normalization && p.inputSize == inputSize
+                && p.options().equals(options());
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(normalization, inputSize);
+        return Objects.hash(normalization, inputSize, options());
     }
 
     @Override
     public String toString() {
-        return "Preprocessor[" + normalization + ", " + inputSize + "x" + inputSize + "]";
+        return "Preprocessor[" + normalization + ", " + inputSize + "x" + inputSize
+                + (options().isNone() ? "" : ", " + options().describe()) + "]";
     }
 }

@@ -22,7 +22,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
 import org.xrayscreening.models.Architecture;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import org.xrayscreening.models.preprocess.Normalization;
+import org.xrayscreening.models.preprocess.PreprocessingOptions;
+import org.xrayscreening.models.preprocess.Preprocessor;
 
 /**
  * Contents of a version's {@code metadata.json}: everything needed to use the weights correctly
@@ -35,6 +38,9 @@ import org.xrayscreening.models.preprocess.Normalization;
  * @param decisionThreshold P(COVID-19) at or above which this model calls a study positive
  * @param trainingDataDigest digest of the training set (e.g. sha256 over the sorted image digests and labels)
  * @param command the command line that produced the weights, for reproduction
+ * @param preprocessing masks and intensity equalisation the weights were trained with; every user of the model
+ *     prepares its inputs through {@link #preprocessor()}. Absent in metadata written before it existed: read as
+ *     {@link PreprocessingOptions#NONE}, which is what those models were trained with
  */
 public record ModelMetadata(
         @JsonSerialize(using = ArchitectureIdSerializer.class)
@@ -50,7 +56,8 @@ public record ModelMetadata(
         Instant createdAt,
         String command,
         String notes,
-        Map<String, String> files) {
+        Map<String, String> files,
+        PreprocessingOptions preprocessing) {
 
     public static final List<String> DEFAULT_CLASS_NAMES = List.of("covid", "non-covid");
     /** Index of COVID-19 in {@link #classNames()} and in the network output. */
@@ -81,6 +88,27 @@ public record ModelMetadata(
         }
         metrics = metrics == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(metrics));
         files = files == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(files));
+        if (preprocessing == null) {
+            preprocessing = PreprocessingOptions.NONE;
+        }
+    }
+
+    /** Without conditioning options ({@link PreprocessingOptions#NONE}). */
+    public ModelMetadata(Architecture architecture, String version, int inputSize, Normalization normalization,
+                         List<String> classNames, double decisionThreshold, String trainingDataDigest,
+                         Map<String, Double> metrics, Instant createdAt, String command, String notes,
+                         Map<String, String> files) {
+        this(architecture, version, inputSize, normalization, classNames, decisionThreshold, trainingDataDigest,
+                metrics, createdAt, command, notes, files, PreprocessingOptions.NONE);
+    }
+
+    /**
+     * The preprocessing these weights expect (normalization, input size, conditioning options): the one
+     * factory the trainer's evaluation and the stream job both use, so they prepare inputs as training did.
+     */
+    @JsonIgnore
+    public Preprocessor preprocessor() {
+        return new Preprocessor(normalization, inputSize, preprocessing);
     }
 
     public static Builder builder(Architecture architecture, int inputSize) {
@@ -89,17 +117,17 @@ public record ModelMetadata(
 
     public ModelMetadata withVersion(String newVersion) {
         return new ModelMetadata(architecture, newVersion, inputSize, normalization, classNames,
-                decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, files);
+                decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, files, preprocessing);
     }
 
     public ModelMetadata withCreatedAt(Instant newCreatedAt) {
         return new ModelMetadata(architecture, version, inputSize, normalization, classNames,
-                decisionThreshold, trainingDataDigest, metrics, newCreatedAt, command, notes, files);
+                decisionThreshold, trainingDataDigest, metrics, newCreatedAt, command, notes, files, preprocessing);
     }
 
     public ModelMetadata withFiles(Map<String, String> newFiles) {
         return new ModelMetadata(architecture, version, inputSize, normalization, classNames,
-                decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, newFiles);
+                decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, newFiles, preprocessing);
     }
 
     /** The mapper that reads and writes metadata (ISO-8601 instants, sorted maps, unknown fields ignored). */
@@ -135,6 +163,7 @@ public record ModelMetadata(
         private Instant createdAt;
         private String command;
         private String notes;
+        private PreprocessingOptions preprocessing = PreprocessingOptions.NONE;
 
         private Builder(Architecture architecture, int inputSize) {
             this.architecture = architecture;
@@ -186,9 +215,14 @@ public record ModelMetadata(
             return this;
         }
 
+        public Builder preprocessing(PreprocessingOptions value) {
+            this.preprocessing = value;
+            return this;
+        }
+
         public ModelMetadata build() {
             return new ModelMetadata(architecture, null, inputSize, normalization, classNames,
-                    decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, null);
+                    decisionThreshold, trainingDataDigest, metrics, createdAt, command, notes, null, preprocessing);
         }
     }
 

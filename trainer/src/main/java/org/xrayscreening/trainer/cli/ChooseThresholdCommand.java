@@ -159,7 +159,7 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
                 version, old.decisionThreshold());
         ModelMetadata metadata = new ModelMetadata(old.architecture(), null, old.inputSize(), old.normalization(),
                 old.classNames(), threshold, old.trainingDataDigest(), metrics, null, old.command(),
-                old.notes() == null ? how : old.notes() + "; " + how, null);
+                old.notes() == null ? how : old.notes() + "; " + how, null, old.preprocessing());
         String name = newVersion != null ? newVersion
                 : version.version() + String.format(Locale.ROOT, "-sens%02d", Math.round(targetSensitivity * 100));
         Path staging = Files.createTempDirectory("threshold-staging-");

@@ -16,6 +16,7 @@ import org.xrayscreening.trainer.training.Preset;
 import org.xrayscreening.trainer.training.TrainOptions;
 import org.xrayscreening.trainer.training.TrainingRun;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code train}: trains one network (or all four, one after the other) and optionally publishes it. */
@@ -101,6 +102,9 @@ public final class TrainCommand implements Callable<Integer> {
                     + " draws) (default: ${DEFAULT-VALUE})")
     String sampling;
 
+    @Mixin
+    PreprocessingFlags preprocessing;
+
     @Option(names = "--runs", description = "folder of run folders (default: ${DEFAULT-VALUE})", defaultValue = "runs")
     Path runs;
 
@@ -171,10 +175,12 @@ public final class TrainCommand implements Callable<Integer> {
             return 2;
         }
         String augmentation;
+        org.xrayscreening.models.preprocess.PreprocessingOptions conditioning;
         try {
             EpochSampler.Sampling.parse(sampling);
             augmentation = augment == null ? (p.augment() && !noAugment ? Augmenter.Strength.LIGHT
                     : Augmenter.Strength.NONE).id() : Augmenter.Strength.parse(augment).id();
+            conditioning = preprocessing.options();
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             return 2;
@@ -190,7 +196,7 @@ public final class TrainCommand implements Callable<Integer> {
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
                     testFraction, validationFraction, threads, init, bnMomentum, !augmentation.equals("none"),
                     p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of(),
-                    excludeSources, sampling, augmentation);
+                    excludeSources, conditioning, sampling, augmentation);
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
             if (!excludeSources.isEmpty()) {
                 // fails now, with the list of sources, rather than after the model was built

@@ -217,7 +217,8 @@ public final class Refitter {
                 settings.epochs(), settings.batchSize(), settings.learningRate(), settings.seed(), 0.0,
                 settings.validationFraction(), settings.threads(), "production:" + champion, settings.bnMomentum(),
                 settings.augment(), true, 0, 0, settings.timeBudgetMinutes(), TrainerCli.commandLine(),
-                List.of("refit " + id + " (" + trigger + ") from " + champion));
+                List.of("refit " + id + " (" + trigger + ") from " + champion))
+                .withPreprocessing(cm.preprocessing()); // the champion's masks and intensity: its weights expect them
         TrainingRun.Result run = TrainingRun.start(options, dir.resolve("training"), arch.id(), out,
                 (model, o, train, log) -> {
                     loadWeights(model, champion.directory());
@@ -226,7 +227,7 @@ public final class Refitter {
         RunInfo info = Json.read(run.runDir().resolve(TrainingRun.RUN_FILE), RunInfo.class);
 
         // 2. both on the same evaluation set, at the champion's threshold
-        Preprocessor pre = new Preprocessor(cm.normalization(), size);
+        Preprocessor pre = cm.preprocessor();
         Dataset evalSet = settings.evalData() != null ? Dataset.load(settings.evalData())
                 : Dataset.load(snapshot.holdoutManifest());
         PreparedImages eval = PreparedImages.load(evalSet.entries(), pre);
@@ -281,6 +282,7 @@ public final class Refitter {
                 evalName, eval.size(), threshold, settings.policy(), promote ? "promoted" : "rejected", reason);
         ModelMetadata metadata = ModelMetadata.builder(arch, size)
                 .normalization(cm.normalization())
+                .preprocessing(cm.preprocessing())
                 .classNames(cm.classNames())
                 .decisionThreshold(threshold)
                 .trainingDataDigest(info.datasetDigest())

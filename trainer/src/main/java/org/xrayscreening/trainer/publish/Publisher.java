@@ -60,6 +60,7 @@ public final class Publisher {
                         + String.join(", ", o.excludeSources()));
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())
                 .normalization(o.normalization())
+                .preprocessing(o.preprocessing())
                 .decisionThreshold(threshold)
                 .trainingDataDigest(info.datasetDigest())
                 .metrics(metrics)

@@ -3,6 +3,8 @@ package org.xrayscreening.trainer.training;
 import java.util.List;
 import org.xrayscreening.models.Architecture;
 import org.xrayscreening.models.preprocess.Normalization;
+import org.xrayscreening.models.preprocess.PreprocessingOptions;
+import org.xrayscreening.models.preprocess.Preprocessor;
 
 /**
  * Everything that determines a training run; stored in the run folder's {@code run.json}, so
@@ -21,6 +23,8 @@ import org.xrayscreening.models.preprocess.Normalization;
  * @param command the exact command line, recorded in the model metadata
  * @param excludeSources data sources left out of train, validation and test (leave-one-source-out: the model
  *     is then tested on what it never saw); empty = none. Absent in run.json files written before it existed
+ * @param preprocessing masks and intensity equalisation applied to every training, validation and (through the
+ *     published metadata) production image; absent in older run.json files: none
  * @param sampling {@code uniform} or {@code source-balanced} ({@link EpochSampler}); absent (older run.json) =
  *     uniform
  * @param augmentation {@code none}, {@code light} or {@code strong} ({@link Augmenter}); absent (older run.json) =
@@ -48,18 +52,22 @@ public record TrainOptions(
         String command,
         List<String> notes,
         List<String> excludeSources,
+        PreprocessingOptions preprocessing,
         String sampling,
         String augmentation) {
 
     public TrainOptions {
         excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
+        if (preprocessing == null) {
+            preprocessing = PreprocessingOptions.NONE;
+        }
         sampling = EpochSampler.Sampling.parse(sampling == null ? "uniform" : sampling).id();
         augmentation = augmentation == null ? (augment ? Augmenter.Strength.LIGHT : Augmenter.Strength.NONE).id()
                 : Augmenter.Strength.parse(augmentation).id();
         augment = !augmentation.equals(Augmenter.Strength.NONE.id());
     }
 
-    /** Uniform sampling; light augmentation if {@code augment}. */
+    /** Without conditioning options ({@link PreprocessingOptions#NONE}), uniform sampling, light augmentation if {@code augment}. */
     public TrainOptions(Architecture architecture, String data, String preset, int inputSize, int epochs,
             int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
             int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
@@ -67,7 +75,7 @@ public record TrainOptions(
             List<String> excludeSources) {
         this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
                 validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
-                timeBudgetMinutes, command, notes, excludeSources, null, null);
+                timeBudgetMinutes, command, notes, excludeSources, PreprocessingOptions.NONE, null, null);
     }
 
     /** Every source included. */
@@ -87,7 +95,20 @@ public record TrainOptions(
     public TrainOptions withEpochs(int newEpochs) {
         return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, sampling, augmentation);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, preprocessing, sampling,
+                augmentation);
+    }
+
+    public TrainOptions withPreprocessing(PreprocessingOptions newPreprocessing) {
+        return new TrainOptions(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed,
+                testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, newPreprocessing, sampling,
+                augmentation);
+    }
+
+    /** The preprocessing of this run's images; the published metadata's {@code preprocessor()} equals it. */
+    public Preprocessor preprocessor() {
+        return new Preprocessor(normalization(), inputSize, preprocessing);
     }
 
     public EpochSampler.Sampling samplingValue() {

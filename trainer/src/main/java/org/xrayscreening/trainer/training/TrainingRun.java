@@ -124,14 +124,15 @@ public final class TrainingRun {
         }
 
         long t0 = System.nanoTime();
-        Preprocessor preprocessor = new Preprocessor(options.normalization(), options.inputSize());
+        Preprocessor preprocessor = options.preprocessor();
         PreparedImages train = PreparedImages.load(split.get(Split.TRAIN), preprocessor);
         PreparedImages validation = PreparedImages.load(split.get(Split.VALIDATION), preprocessor);
         List<String> skipped = new ArrayList<>(train.skipped());
         skipped.addAll(validation.skipped());
         skipped.forEach(s -> out.println("skipped image " + s));
-        out.printf(Locale.ROOT, "decoded and preprocessed %d train + %d validation images at %d px in %.1f s%n",
-                train.size(), validation.size(), options.inputSize(), (System.nanoTime() - t0) / 1e9);
+        out.printf(Locale.ROOT, "decoded and preprocessed %d train + %d validation images at %d px (%s) in %.1f s%n",
+                train.size(), validation.size(), options.inputSize(), options.preprocessing().describe(),
+                (System.nanoTime() - t0) / 1e9);
         if (train.size() < 2 || validation.size() < 1) {
             throw new IllegalStateException("too few usable images: train " + train.size() + ", validation "
                     + validation.size());
