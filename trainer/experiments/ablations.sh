@@ -90,7 +90,7 @@ evaluate() { # split, name, arms...
 }
 
 summarize() { # report name, baseline arm, chart title
-  local dir; dir=$(ls -d "$OUT"/eval/*-"$1" 2>/dev/null | tail -1)
+  local dir; dir=$(ls -d "$OUT"/eval/*[0-9]-"$1" 2>/dev/null | tail -1)  # not *-loso-$1
   [[ -n $dir ]] || { echo "[$(stamp)] summary $1: no report yet"; return; }
   nice -n 5 java -Xmx1g -Djava.awt.headless=true -cp "$TRAINER_FROZEN/trainer.jar" \
     org.xrayscreening.trainer.report.AblationSummary "$dir" "$DATA" "mobilenet@abl-$2" "$OUT/summary-$1.md" \

@@ -92,10 +92,9 @@ public final class AblationSummary {
         // boundary image across it
         Map<String, Double> thresholds = new LinkedHashMap<>();
         for (JsonNode m : Json.MAPPER.readTree(report.resolve("metrics.json").toFile()).path("models")) {
-            // predictions.csv holds scores to 6 decimals: the threshold (itself one of the scores) is rounded alike,
-            // or the boundary image would fall below it
-            thresholds.put(m.get("model").asText(),
-                    Double.parseDouble(String.format(Locale.ROOT, "%.6f", m.get("chosenThreshold").asDouble())));
+            // predictions.csv holds scores rounded to 6 decimals (and a float's rounding need not match the
+            // double's): half a unit of the 6th decimal below the threshold keeps the boundary image above it
+            thresholds.put(m.get("model").asText(), m.get("chosenThreshold").asDouble() - 5e-7);
         }
         int base = models.indexOf(baseline);
         if (base < 0) {
