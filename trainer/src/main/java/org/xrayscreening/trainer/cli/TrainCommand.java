@@ -10,6 +10,8 @@ import org.xrayscreening.trainer.TrainerCli;
 import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.imagenet.KerasResNet50Importer;
 import org.xrayscreening.trainer.imagenet.ResNet50Package;
+import org.xrayscreening.trainer.training.Augmenter;
+import org.xrayscreening.trainer.training.EpochSampler;
 import org.xrayscreening.trainer.training.Preset;
 import org.xrayscreening.trainer.training.TrainOptions;
 import org.xrayscreening.trainer.training.TrainingRun;
@@ -87,8 +89,19 @@ public final class TrainCommand implements Callable<Integer> {
             description = "minutes: no new epoch starts if the last one's duration would exceed this budget; 0 = none")
     double timeBudget;
 
-    @Option(names = "--no-augment", description = "turn the default preset's augmentation off")
+    @Option(names = "--no-augment", description = "turn the default preset's augmentation off (= --augment none)")
     boolean noAugment;
+
+    @Option(names = "--augment", paramLabel = "none|light|strong",
+            description = "augmentation: none, light (the default preset's) or strong (larger geometric jitter, gamma,"
+                    + " blur, noise, random erasing; never flips) (default: the preset's)")
+    String augment;
+
+    @Option(names = "--sampling", paramLabel = "uniform|source-balanced", defaultValue = "uniform",
+            description = "uniform (each training image once an epoch) or source-balanced (draws with replacement,"
+                    + " every (source, label) cell of the training split weighs the same; class weights follow the"
+                    + " draws) (default: ${DEFAULT-VALUE})")
+    String sampling;
 
     @Mixin
     PreprocessingFlags preprocessing;
@@ -162,11 +175,19 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("--init must be scratch, imagenet:<path>, nsfwjs or nsfwjs:<path>");
             return 2;
         }
+        String augmentation;
         org.xrayscreening.models.preprocess.PreprocessingOptions conditioning;
         try {
+            EpochSampler.Sampling.parse(sampling);
+            augmentation = augment == null ? (p.augment() && !noAugment ? Augmenter.Strength.LIGHT
+                    : Augmenter.Strength.NONE).id() : Augmenter.Strength.parse(augment).id();
             conditioning = preprocessing.options();
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
+            return 2;
+        }
+        if (noAugment && !augmentation.equals(Augmenter.Strength.NONE.id())) {
+            System.err.println("--no-augment contradicts --augment " + augment);
             return 2;
         }
         boolean pretrained = init.startsWith("imagenet:") || init.startsWith(TrainOptions.NSFWJS);
@@ -175,9 +196,9 @@ public final class TrainCommand implements Callable<Integer> {
         for (Architecture a : archs) {
             TrainOptions options = new TrainOptions(a, dataPaths, p.id(), inputSize,
                     epochs != null ? epochs : 10, batchSize != null ? batchSize : p.batchSize(), lr, seed,
-                    testFraction, validationFraction, threads, init, bnMomentum, p.augment() && !noAugment,
+                    testFraction, validationFraction, threads, init, bnMomentum, !augmentation.equals("none"),
                     p.keepBest(), patience != null ? patience : p.patience(), maxBatches, timeBudget, command, List.of(),
-                    excludeSources).withPreprocessing(conditioning);
+                    excludeSources, conditioning, sampling, augmentation);
             new SplitSpec(seed, testFraction, validationFraction); // validates the fractions early
             if (!excludeSources.isEmpty() || data.size() > 1) {
                 // fails now, with the list of sources (or clashing collections), not after the model was built

@@ -55,6 +55,7 @@ public final class Publisher {
                 + "sensitivity >= %.2f; run %s", o.preset(), o.init(), state.completedEpochs, state.bestEpoch,
                 o.batchSize(), o.learningRate(), o.bnMomentum(), o.seed(), o.testFraction(), o.validationFraction(),
                 o.dataDescription(), targetSensitivity, runDir.getFileName())
+                + "; sampling " + o.sampling() + ", augmentation " + o.augmentation()
                 + (o.excludeSources().isEmpty() ? "" : "; sources left out (leave-one-source-out): "
                         + String.join(", ", o.excludeSources()));
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())

@@ -101,6 +101,63 @@ public final class Charts {
     }
 
     /**
+     * Point estimates with their intervals, one column per category (e.g. the arms of an ablation), one colour per
+     * series, the series of a column side by side; the y axis spans [0, 1] (rates and AUCs).
+     */
+    public static void intervals(Path file, String title, List<String> categories,
+            java.util.Map<String, List<org.xrayscreening.trainer.evaluation.Bootstrap.Interval>> series, String yLabel)
+            throws IOException {
+        intervals(file, title, categories, series, yLabel, 0, 1.02, Double.NaN);
+    }
+
+    /** As above, on the y range [yLow, yHigh], with a dashed horizontal reference line at {@code reference} (NaN: none). */
+    public static void intervals(Path file, String title, List<String> categories,
+            java.util.Map<String, List<org.xrayscreening.trainer.evaluation.Bootstrap.Interval>> series, String yLabel,
+            double yLow, double yHigh, double reference) throws IOException {
+        org.jfree.data.xy.YIntervalSeriesCollection data = new org.jfree.data.xy.YIntervalSeriesCollection();
+        int s = 0;
+        int count = series.size();
+        for (var e : series.entrySet()) {
+            org.jfree.data.xy.YIntervalSeries ys = new org.jfree.data.xy.YIntervalSeries(e.getKey(), false, true);
+            double offset = count == 1 ? 0 : (s - (count - 1) / 2.0) * 0.18;
+            for (int c = 0; c < categories.size(); c++) {
+                var i = e.getValue().get(c);
+                if (i != null && Double.isFinite(i.estimate())) {
+                    double low = Double.isFinite(i.low()) ? i.low() : i.estimate();
+                    double high = Double.isFinite(i.high()) ? i.high() : i.estimate();
+                    ys.add(c + offset, i.estimate(), low, high);
+                }
+            }
+            data.addSeries(ys);
+            s++;
+        }
+        SymbolAxis xAxis = new SymbolAxis(null, categories.toArray(new String[0]));
+        xAxis.setGridBandsVisible(false);
+        xAxis.setRange(-0.5, categories.size() - 0.5);
+        NumberAxis yAxis = new NumberAxis(yLabel);
+        yAxis.setRange(yLow, yHigh);
+        org.jfree.chart.renderer.xy.XYErrorRenderer renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
+        renderer.setDrawXError(false);
+        renderer.setDrawYError(true);
+        renderer.setDefaultLinesVisible(false);
+        renderer.setDefaultShapesVisible(true);
+        renderer.setErrorStroke(new BasicStroke(2f));
+        renderer.setCapLength(6);
+        XYPlot plot = new XYPlot(data, xAxis, yAxis, renderer);
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinesVisible(false);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        if (Double.isFinite(reference)) {
+            org.jfree.chart.plot.ValueMarker marker = new org.jfree.chart.plot.ValueMarker(reference, Color.GRAY,
+                    new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {4f, 4f}, 0f));
+            plot.addRangeMarker(marker);
+        }
+        JFreeChart chart = new JFreeChart(title, new Font(Font.SANS_SERIF, Font.BOLD, 13), plot, true);
+        chart.setBackgroundPaint(Color.WHITE);
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, Math.max(SIZE + 80, 110 * categories.size() + 120), SIZE);
+    }
+
+    /**
      * A 2x2 confusion matrix: rows = true class, columns = predicted class, COVID-19 first; cells shaded by
      * their share of the row (so per-class recall is visible) and labelled with the count.
      */

@@ -30,6 +30,10 @@ import org.xrayscreening.models.preprocess.Preprocessor;
  *     is then tested on what it never saw); empty = none. Absent in run.json files written before it existed
  * @param preprocessing masks and intensity equalisation applied to every training, validation and (through the
  *     published metadata) production image; absent in older run.json files: none
+ * @param sampling {@code uniform} or {@code source-balanced} ({@link EpochSampler}); absent (older run.json) =
+ *     uniform
+ * @param augmentation {@code none}, {@code light} or {@code strong} ({@link Augmenter}); absent (older run.json) =
+ *     light if {@code augment}, else none. {@code augment} always says whether it is anything but none
  */
 public record TrainOptions(
         Architecture architecture,
@@ -56,9 +60,14 @@ public record TrainOptions(
         List<String> notes,
         List<String> excludeSources,
         // not written when there is none, so a run without conditioning keeps the run.json it had before the
-        // options existed (its digest-carrying files stay byte-identical)
+        // options existed (its digest-carrying files stay byte-identical); the same for uniform sampling and for
+        // light or no augmentation, which 'augment' already says
         @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = WithoutConditioning.class)
-        PreprocessingOptions preprocessing) {
+        PreprocessingOptions preprocessing,
+        @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = UniformSampling.class)
+        String sampling,
+        @JsonInclude(value = JsonInclude.Include.CUSTOM, valueFilter = AugmentationTheFlagSays.class)
+        String augmentation) {
 
     /** Jackson's filter for {@link #preprocessing}: true (= omit) for none. */
     static final class WithoutConditioning {
@@ -73,15 +82,45 @@ public record TrainOptions(
         }
     }
 
+    /** Jackson's filter for {@link #sampling}: omit uniform, the only sampling before the option existed. */
+    static final class UniformSampling {
+        @Override
+        public boolean equals(Object value) {
+            return value == null || "uniform".equals(value);
+        }
+
+        @Override
+        public int hashCode() {
+            return 0;
+        }
+    }
+
+    /** Jackson's filter for {@link #augmentation}: light and none follow from {@code augment} when read back. */
+    static final class AugmentationTheFlagSays {
+        @Override
+        public boolean equals(Object value) {
+            return value == null || "light".equals(value) || "none".equals(value);
+        }
+
+        @Override
+        public int hashCode() {
+            return 0;
+        }
+    }
+
     public TrainOptions {
         data = data == null ? List.of() : List.copyOf(data);
         excludeSources = excludeSources == null ? List.of() : List.copyOf(excludeSources);
         if (preprocessing == null) {
             preprocessing = PreprocessingOptions.NONE;
         }
+        sampling = EpochSampler.Sampling.parse(sampling == null ? "uniform" : sampling).id();
+        augmentation = augmentation == null ? (augment ? Augmenter.Strength.LIGHT : Augmenter.Strength.NONE).id()
+                : Augmenter.Strength.parse(augmentation).id();
+        augment = !augmentation.equals(Augmenter.Strength.NONE.id());
     }
 
-    /** Without conditioning options ({@link PreprocessingOptions#NONE}). */
+    /** Without conditioning options ({@link PreprocessingOptions#NONE}), uniform sampling, light augmentation if {@code augment}. */
     public TrainOptions(Architecture architecture, List<String> data, String preset, int inputSize, int epochs,
             int batchSize, float learningRate, long seed, double testFraction, double validationFraction,
             int threads, String init, float bnMomentum, boolean augment, boolean keepBest, int patience,
@@ -89,7 +128,7 @@ public record TrainOptions(
             List<String> excludeSources) {
         this(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed, testFraction,
                 validationFraction, threads, init, bnMomentum, augment, keepBest, patience, maxBatchesPerEpoch,
-                timeBudgetMinutes, command, notes, excludeSources, PreprocessingOptions.NONE);
+                timeBudgetMinutes, command, notes, excludeSources, PreprocessingOptions.NONE, null, null);
     }
 
     /** One dataset, every source included. */
@@ -119,18 +158,28 @@ public record TrainOptions(
     public TrainOptions withEpochs(int newEpochs) {
         return new TrainOptions(architecture, data, preset, inputSize, newEpochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, preprocessing);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, preprocessing, sampling,
+                augmentation);
     }
 
     public TrainOptions withPreprocessing(PreprocessingOptions newPreprocessing) {
         return new TrainOptions(architecture, data, preset, inputSize, epochs, batchSize, learningRate, seed,
                 testFraction, validationFraction, threads, init, bnMomentum, augment, keepBest, patience,
-                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, newPreprocessing);
+                maxBatchesPerEpoch, timeBudgetMinutes, command, notes, excludeSources, newPreprocessing, sampling,
+                augmentation);
     }
 
     /** The preprocessing of this run's images; the published metadata's {@code preprocessor()} equals it. */
     public Preprocessor preprocessor() {
         return new Preprocessor(normalization(), inputSize, preprocessing);
+    }
+
+    public EpochSampler.Sampling samplingValue() {
+        return EpochSampler.Sampling.parse(sampling);
+    }
+
+    public Augmenter.Strength augmentationValue() {
+        return Augmenter.Strength.parse(augmentation);
     }
 
     public boolean imagenetInit() {

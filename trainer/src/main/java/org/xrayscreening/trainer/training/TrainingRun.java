@@ -35,7 +35,6 @@ import org.xrayscreening.models.preprocess.Preprocessor;
 import org.xrayscreening.trainer.Json;
 import org.xrayscreening.trainer.dataset.Dataset;
 import org.xrayscreening.trainer.dataset.DatasetSplit;
-import org.xrayscreening.trainer.dataset.Label;
 import org.xrayscreening.trainer.dataset.PreparedImages;
 import org.xrayscreening.trainer.dataset.Split;
 import org.xrayscreening.trainer.dataset.SplitSpec;
@@ -151,8 +150,16 @@ public final class TrainingRun {
         }
         int firstEpoch = state.completedEpochs + 1;
 
-        float[] classWeights = classWeights(train);
+        EpochSampler sampler = new EpochSampler(options.samplingValue(), train.entries());
+        if (sampler.sampling() != EpochSampler.Sampling.UNIFORM) {
+            out.println("sampling " + sampler.sampling().id() + " ((source, label) cells of the training split):");
+            sampler.describe().forEach(line -> out.println("  " + line));
+        }
+        float[] classWeights = sampler.classWeights();
         Loss loss = Losses.create(preset.loss(), classWeights);
+        // the run's seed also fixes the initial weights (the whole network from scratch, the new head on ImageNet
+        // weights): without it two runs of one command differ from the first batch, and an ablation compares inits
+        ai.djl.engine.Engine.getInstance().setRandomSeed(Long.hashCode(options.seed()));
         try (Model model = ModelExport.newModel(arch, options.inputSize())) {
             if (state.completedEpochs > 0) {
                 load(model, runDir.resolve(LAST));
@@ -166,11 +173,12 @@ public final class TrainingRun {
                     preset.id(), preset.optimizer(), preset.loss(),
                     options.learningRate(),
                     options.batchSize(), changed, options.bnMomentum(), classWeights[0], classWeights[1],
-                    options.augment() ? "on" : "off");
+                    options.augment() ? "on (" + options.augmentation() + ")" : "off");
 
             DefaultTrainingConfig config = new DefaultTrainingConfig(loss).optOptimizer(optimizer(preset));
             try (Trainer trainer = model.newTrainer(config)) {
-                Augmenter augmenter = new Augmenter(preprocessor.normalization(), options.inputSize());
+                Augmenter augmenter = new Augmenter(preprocessor.normalization(), options.inputSize(),
+                        options.augmentationValue());
                 sessionStart = System.nanoTime();
                 double lastEpochSeconds = 0;
                 state.stoppedByTimeBudget = false;
@@ -186,7 +194,7 @@ public final class TrainingRun {
                         break;
                     }
                     long epochStart = System.nanoTime();
-                    runEpoch(model, trainer, loss, augmenter, train, validation, epoch, state);
+                    runEpoch(model, trainer, loss, augmenter, sampler, train, validation, epoch, state);
                     lastEpochSeconds = (System.nanoTime() - epochStart) / 1e9;
                 }
             }
@@ -222,20 +230,11 @@ public final class TrainingRun {
                 && (System.nanoTime() - sessionStart) / 60e9 > options.timeBudgetMinutes();
     }
 
-    private void runEpoch(Model model, Trainer trainer, Loss loss, Augmenter augmenter, PreparedImages train,
-            PreparedImages validation, int epoch, RunState state) throws IOException {
+    private void runEpoch(Model model, Trainer trainer, Loss loss, Augmenter augmenter, EpochSampler sampler,
+            PreparedImages train, PreparedImages validation, int epoch, RunState state) throws IOException {
         Random random = new Random(epochSeed(options.seed(), epoch));
         int n = train.size();
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = random.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
+        int[] order = sampler.epochOrder(random);
         int batchSize = options.batchSize();
         int batches = (n + batchSize - 1) / batchSize;
         if (n % batchSize == 1 && batches > 1) {
@@ -326,14 +325,6 @@ public final class TrainingRun {
                 cm.accuracy(), auc, cm.recall(), cm.specificity(), improved ? " (best)" : "", images / trainSeconds,
                 epochSeconds, state.stoppedEarly ? " | early stop: no improvement for " + options.patience()
                         + " epochs" : state.stoppedByTimeBudget ? " | time budget reached" : ""));
-    }
-
-    /** Weight of class c = n / (2 n_c), so both classes contribute equally to the loss. */
-    static float[] classWeights(PreparedImages train) {
-        int covid = train.count(Label.COVID);
-        int non = train.size() - covid;
-        float n = train.size();
-        return new float[] {covid == 0 ? 1f : n / (2f * covid), non == 0 ? 1f : n / (2f * non)};
     }
 
     static long epochSeed(long seed, int epoch) {

@@ -171,6 +171,69 @@ class TrainingRunTest {
         assertThat(r.state().history).allSatisfy(h -> assertThat(h.trainLoss).isBetween(0.0, 1.0));
     }
 
+    @Test
+    @Order(5)
+    void sourceBalancedSamplingAndStrongAugmentationAreLoggedStoredAndPublished() throws Exception {
+        PrintStream old = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            code = TrainerCli.run("train", "--arch", "mobilenet", "--data", data.toString(), "--input-size", "" + SIZE,
+                    "--epochs", "1", "--max-batches", "2", "--batch-size", "8", "--sampling", "source-balanced",
+                    "--augment", "strong", "--seed", "7", "--threads", "2", "--runs", runs.toString(), "--name",
+                    "balanced", "--publish", registry.toString(), "--model-version", "v3");
+        } finally {
+            System.setOut(old);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        System.out.println(log);
+        assertThat(code).isZero();
+        assertThat(log).contains("sampling source-balanced").contains("sourceA / covid: ")
+                .contains("sourceB / non-covid: ").contains("augmentation on (strong)");
+        RunInfo info = Json.read(onlyRun("balanced").resolve(TrainingRun.RUN_FILE), RunInfo.class);
+        assertThat(info.options().sampling()).isEqualTo("source-balanced");
+        assertThat(info.options().augmentation()).isEqualTo("strong");
+        assertThat(info.options().augment()).isTrue();
+        ModelVersion v = new ModelRegistry(registry).resolve(Architecture.MOBILENET, "v3");
+        assertThat(v.metadata().notes()).contains("sampling source-balanced, augmentation strong");
+        // the earlier runs, made without the options, are recorded as uniform (light or none)
+        RunInfo loss = Json.read(onlyRun("loss").resolve(TrainingRun.RUN_FILE), RunInfo.class);
+        assertThat(loss.options().sampling()).isEqualTo("uniform");
+        assertThat(loss.options().augmentation()).isEqualTo("none");
+    }
+
+    @Test
+    @Order(6)
+    void contradictoryOrUnknownSamplingAndAugmentationAreRefusedBeforeTraining() throws Exception {
+        assertThat(TrainerCli.run("train", "--data", data.toString(), "--no-augment", "--augment", "strong",
+                "--runs", runs.toString(), "--name", "refused")).isEqualTo(2);
+        assertThat(TrainerCli.run("train", "--data", data.toString(), "--sampling", "balanced",
+                "--runs", runs.toString(), "--name", "refused")).isEqualTo(2);
+        assertThat(TrainerCli.run("train", "--data", data.toString(), "--augment", "heavy",
+                "--runs", runs.toString(), "--name", "refused")).isEqualTo(2);
+        try (Stream<Path> s = Files.list(runs)) {
+            assertThat(s.filter(p -> p.getFileName().toString().endsWith("-refused"))).isEmpty();
+        }
+    }
+
+    @Test
+    @Order(7)
+    void theSameSeedTrainsTheSameWeightsAndAnotherSeedOthers() throws Exception {
+        PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        TrainOptions o = options(1);
+        TrainingRun.Result a = TrainingRun.start(o, runs, "seed-a", out, null);
+        TrainingRun.Result b = TrainingRun.start(o, runs, "seed-b", out, null);
+        assertThat(b.state().history.get(0).trainLoss).isEqualTo(a.state().history.get(0).trainLoss);
+        assertThat(Files.readAllBytes(b.finalWeights())).isEqualTo(Files.readAllBytes(a.finalWeights()));
+        // another seed: another split too, so compare the initial loss only through the weights
+        TrainOptions other = new TrainOptions(o.architecture(), o.data(), o.preset(), o.inputSize(), 1, o.batchSize(),
+                o.learningRate(), 8, o.testFraction(), o.validationFraction(), o.threads(), o.init(), o.bnMomentum(),
+                false, true, 0, 0, 0, "test", List.of(), List.of());
+        TrainingRun.Result c = TrainingRun.start(other, runs, "seed-c", out, null);
+        assertThat(Files.readAllBytes(c.finalWeights())).isNotEqualTo(Files.readAllBytes(a.finalWeights()));
+    }
+
     private Path onlyRun(String suffix) throws Exception {
         try (Stream<Path> s = Files.list(runs)) {
             return s.filter(p -> p.getFileName().toString().endsWith("-" + suffix)).findFirst().orElseThrow();
