@@ -122,6 +122,23 @@ public final class TrainCommand implements Callable<Integer> {
             description = "the published decision threshold reaches this sensitivity on validation (default: ${DEFAULT-VALUE})")
     double targetSensitivity;
 
+    @Option(names = "--teacher", paramLabel = "ARCH@VERSION",
+            description = "distil from this published model (read from --teacher-registry with its own preprocessing;"
+                    + " its P(COVID-19) is computed once per training image); default: no distillation")
+    String teacher;
+
+    @Option(names = "--teacher-registry", defaultValue = "registry",
+            description = "registry folder of --teacher (default: ${DEFAULT-VALUE})")
+    Path teacherRegistry;
+
+    @Option(names = "--distill-weight", defaultValue = "0.5",
+            description = "A in (1-A) * preset loss + A * T^2 * KL(teacher_T || student_T), 0..1 (default: ${DEFAULT-VALUE})")
+    float distillWeight;
+
+    @Option(names = "--distill-temperature", defaultValue = "4",
+            description = "T, the softmax temperature of teacher and student in the distillation term (default: ${DEFAULT-VALUE})")
+    float distillTemperature;
+
     @Override
     public Integer call() throws Exception {
         TrainerCli.configureThreads(threads);
@@ -190,6 +207,16 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("--no-augment contradicts --augment " + augment);
             return 2;
         }
+        org.xrayscreening.trainer.training.Distillation distillation = null;
+        if (teacher != null) {
+            try {
+                distillation = DistillInit.check(teacher, teacherRegistry, distillWeight, distillTemperature);
+            } catch (java.io.IOException | IllegalArgumentException e) {
+                System.err.println(e.getMessage());
+                return 2;
+            }
+            System.out.println("teacher: " + teacher + " in " + teacherRegistry);
+        }
         boolean pretrained = init.startsWith("imagenet:") || init.startsWith(TrainOptions.NSFWJS);
         float lr = learningRate != null ? learningRate : pretrained ? 1e-4f : p.learningRate();
         List<String> dataPaths = data.stream().map(d -> d.toAbsolutePath().normalize().toString()).toList();
@@ -212,7 +239,8 @@ public final class TrainCommand implements Callable<Integer> {
             String runName = name != null ? (archs.size() > 1 ? name + "-" + a.id() : name)
                     : String.format(Locale.ROOT, "%s-%s-%d%s", a.id(), p.id(), inputSize,
                             init.startsWith("imagenet:") ? "-imagenet" : pretrained ? "-nsfwjs" : "");
-            TrainingRun.Result result = TrainingRun.start(options, runs, runName, System.out, NsfwjsInit.ALL);
+            TrainingRun.Result result = TrainingRun.start(options, runs, runName, System.out, NsfwjsInit.ALL,
+                    distillation);
             System.out.println("run folder: " + result.runDir());
             publishIfAsked(result, command);
         }

@@ -15,6 +15,7 @@ import org.xrayscreening.trainer.Json;
 import org.xrayscreening.trainer.evaluation.ConfusionMatrix;
 import org.xrayscreening.trainer.evaluation.RocCurve;
 import org.xrayscreening.trainer.evaluation.ThresholdChooser;
+import org.xrayscreening.trainer.training.Distillation;
 import org.xrayscreening.trainer.training.RunInfo;
 import org.xrayscreening.trainer.training.RunState;
 import org.xrayscreening.trainer.training.TrainOptions;
@@ -58,6 +59,13 @@ public final class Publisher {
                 + "; sampling " + o.sampling() + ", augmentation " + o.augmentation()
                 + (o.excludeSources().isEmpty() ? "" : "; sources left out (leave-one-source-out): "
                         + String.join(", ", o.excludeSources()));
+        Path distillationFile = runDir.resolve(Distillation.FILE);
+        if (Files.exists(distillationFile)) {
+            Distillation d = Json.read(distillationFile, Distillation.class);
+            notes += "; " + d.describe();
+            metrics.put("train.distillation.weight", (double) d.weight());
+            metrics.put("train.distillation.temperature", (double) d.temperature());
+        }
         ModelMetadata metadata = ModelMetadata.builder(o.architecture(), o.inputSize())
                 .normalization(o.normalization())
                 .preprocessing(o.preprocessing())

@@ -50,6 +50,8 @@ import org.xrayscreening.trainer.evaluation.RocCurve;
  * checkpoint/best/model-0000.params   weights of the epoch with the lowest validation loss
  * final/model-0000.params       the result: best (default preset) or last (paper preset) epoch
  * validation-predictions.csv    P(COVID-19) of the final weights on the validation split
+ * distillation.json, teacher-probabilities.csv   only when distilling ({@link Distillation}): the teacher and
+ *                               its P(COVID-19) per training image
  * </pre>
  * An interrupted run continues with {@link #resume}: it reloads {@code checkpoint/last} and goes on from
  * the next epoch (the optimizer state starts fresh).
@@ -68,12 +70,16 @@ public final class TrainingRun {
     private final TrainOptions options;
     private final PrintStream out;
     private final ModelInitializer initializer;
+    /** Null unless distilling; resolved to the teacher's exact version when the run starts. */
+    private Distillation distillation;
 
-    private TrainingRun(Path runDir, TrainOptions options, PrintStream out, ModelInitializer initializer) {
+    private TrainingRun(Path runDir, TrainOptions options, PrintStream out, ModelInitializer initializer,
+            Distillation distillation) {
         this.runDir = runDir;
         this.options = options;
         this.out = out;
         this.initializer = initializer;
+        this.distillation = distillation;
     }
 
     /** What a finished (or early-stopped) run produced. */
@@ -88,12 +94,18 @@ public final class TrainingRun {
     /** Creates {@code runsRoot/<timestamp>-<name>} and trains in it. */
     public static Result start(TrainOptions options, Path runsRoot, String name, PrintStream out,
             ModelInitializer initializer) throws IOException {
+        return start(options, runsRoot, name, out, initializer, null);
+    }
+
+    /** As {@link #start(TrainOptions, Path, String, PrintStream, ModelInitializer)}, distilling from a teacher if not null. */
+    public static Result start(TrainOptions options, Path runsRoot, String name, PrintStream out,
+            ModelInitializer initializer, Distillation distillation) throws IOException {
         Path runDir = runsRoot.resolve(RUN_TIME.format(Instant.now()) + "-" + name);
         for (int i = 2; Files.exists(runDir); i++) {
             runDir = runsRoot.resolve(RUN_TIME.format(Instant.now()) + "-" + name + "-" + i);
         }
         Files.createDirectories(runDir);
-        return new TrainingRun(runDir, options, out, initializer).execute(null);
+        return new TrainingRun(runDir, options, out, initializer, distillation).execute(null);
     }
 
     /**
@@ -104,7 +116,9 @@ public final class TrainingRun {
             throws IOException {
         RunInfo info = Json.read(runDir.resolve(RUN_FILE), RunInfo.class);
         TrainOptions options = epochs == null ? info.options() : info.options().withEpochs(epochs);
-        return new TrainingRun(runDir, options, out, initializer).execute(info);
+        Path distillationFile = runDir.resolve(Distillation.FILE);
+        Distillation distillation = Files.exists(distillationFile) ? Json.read(distillationFile, Distillation.class) : null;
+        return new TrainingRun(runDir, options, out, initializer, distillation).execute(info);
     }
 
     private Result execute(RunInfo previous) throws IOException {
@@ -160,6 +174,24 @@ public final class TrainingRun {
         // the run's seed also fixes the initial weights (the whole network from scratch, the new head on ImageNet
         // weights): without it two runs of one command differ from the first batch, and an ablation compares inits
         ai.djl.engine.Engine.getInstance().setRandomSeed(Long.hashCode(options.seed()));
+        float[] teacher = null;
+        Loss trainingLoss = loss; // validation loss (and so the best epoch) stays the preset's loss
+        if (distillation != null) {
+            if (distillation.teacherVersion() == null) {
+                distillation = TeacherProbabilities.resolve(distillation, digest);
+                Json.write(runDir.resolve(Distillation.FILE), distillation);
+            }
+            if (!distillation.sameSplitAsTeacher()) {
+                out.println("WARNING: teacher " + distillation.teacherVersion() + " was trained on other data or another"
+                        + " split (" + distillation.teacherTrainingDataDigest() + ", this run " + digest
+                        + "): it may have seen this run's validation and test images");
+            }
+            teacher = TeacherProbabilities.forTraining(distillation, train, runDir, out);
+            trainingLoss = Losses.distilling(loss, distillation.weight(), distillation.temperature());
+            out.printf(Locale.ROOT, "distilling from %s: loss (1 - %s) * %s + %s * T^2 * KL(teacher_T || student_T),"
+                    + " T = %s%n", distillation.teacherVersion(), distillation.weight(), preset.loss(),
+                    distillation.weight(), distillation.temperature());
+        }
         try (Model model = ModelExport.newModel(arch, options.inputSize())) {
             if (state.completedEpochs > 0) {
                 load(model, runDir.resolve(LAST));
@@ -194,7 +226,8 @@ public final class TrainingRun {
                         break;
                     }
                     long epochStart = System.nanoTime();
-                    runEpoch(model, trainer, loss, augmenter, sampler, train, validation, epoch, state);
+                    runEpoch(model, trainer, loss, trainingLoss, teacher, augmenter, sampler, train, validation, epoch,
+                            state);
                     lastEpochSeconds = (System.nanoTime() - epochStart) / 1e9;
                 }
             }
@@ -230,8 +263,9 @@ public final class TrainingRun {
                 && (System.nanoTime() - sessionStart) / 60e9 > options.timeBudgetMinutes();
     }
 
-    private void runEpoch(Model model, Trainer trainer, Loss loss, Augmenter augmenter, EpochSampler sampler,
-            PreparedImages train, PreparedImages validation, int epoch, RunState state) throws IOException {
+    private void runEpoch(Model model, Trainer trainer, Loss loss, Loss trainingLoss, float[] teacher,
+            Augmenter augmenter, EpochSampler sampler, PreparedImages train, PreparedImages validation, int epoch,
+            RunState state) throws IOException {
         Random random = new Random(epochSeed(options.seed(), epoch));
         int n = train.size();
         int[] order = sampler.epochOrder(random);
@@ -263,19 +297,25 @@ public final class TrainingRun {
             int m = to - from;
             float[] x = new float[m * length];
             float[] y = new float[m * 2];
+            float[] soft = teacher == null ? null : new float[m * 2];
             for (int k = 0; k < m; k++) {
                 int idx = order[from + k];
                 float[] chw = options.augment() ? augmenter.apply(train.input(idx), random) : train.input(idx);
                 System.arraycopy(chw, 0, x, k * length, length);
                 y[k * 2 + train.label(idx).index()] = 1f;
+                if (soft != null) {
+                    System.arraycopy(Distillation.tempered(teacher[idx], distillation.temperature()), 0, soft, k * 2, 2);
+                }
             }
             float value;
             try (NDManager batchManager = model.getNDManager().newSubManager()) {
                 NDArray input = batchManager.create(x, new Shape(m, 3, s, s));
                 NDArray target = batchManager.create(y, new Shape(m, 2));
+                NDList labels = soft == null ? new NDList(target)
+                        : new NDList(target, batchManager.create(soft, new Shape(m, 2)));
                 try (GradientCollector collector = trainer.newGradientCollector()) {
                     NDArray logits = trainer.forward(new NDList(input)).head();
-                    NDArray l = loss.evaluate(new NDList(target), new NDList(logits));
+                    NDArray l = trainingLoss.evaluate(labels, new NDList(logits));
                     collector.backward(l);
                     value = l.getFloat();
                 }
