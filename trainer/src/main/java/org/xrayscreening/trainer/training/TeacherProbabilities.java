@@ -20,9 +20,10 @@ import org.xrayscreening.trainer.dataset.PreparedImages;
 /**
  * The teacher's P(COVID-19) for every training image, computed once per run and kept in the run folder
  * ({@value Distillation#TEACHER_PROBABILITIES}: {@code file,p_covid}, exact floats), rather than running the
- * teacher on every augmented batch: a teacher forward pass (ResNet50 at 224 px: about 4 GFLOPs) is a large part
- * of a student's training step (Xception at 160 px: about 7 GFLOPs forward and backward), and online it is paid
- * on every step of every epoch, cached once per image whatever the number of epochs (and not again on resume).
+ * teacher on every augmented batch: a teacher forward pass (ResNet50 at 224 px: about 4 billion multiply-adds)
+ * is a large part of a student's training step (Xception at 160 px: about 7 billion forward and backward), and
+ * online it is paid on every step of every epoch, cached once per image whatever the number of epochs (and not
+ * again on resume).
  * The price: the teacher sees each image without the light augmentation (a few degrees, a few per cent of shift
  * and zoom, brightness/contrast) that the student sees, so its soft label is that of the un-augmented image.
  *
