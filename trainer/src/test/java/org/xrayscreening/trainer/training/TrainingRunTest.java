@@ -112,6 +112,22 @@ class TrainingRunTest {
             assertThat(p).isBetween(0f, 1f);
         }
         assertThat(v.metadata().metrics().get("train.epochs")).isEqualTo(3.0);
+
+        // the threshold keeps the target on the model's own validation probabilities, as the stream job compares
+        // them (p >= threshold): scores read back exactly, so none sits just under a threshold rounded above it
+        List<String> rows = Files.readAllLines(resumed.runDir().resolve(TrainingRun.VALIDATION_PREDICTIONS));
+        long covid = 0;
+        long kept = 0;
+        for (String row : rows.subList(1, rows.size())) {
+            String[] f = row.split(",");
+            if (f[1].equals("covid")) {
+                covid++;
+                kept += Float.parseFloat(f[3]) >= v.metadata().decisionThreshold() ? 1 : 0;
+                assertThat(Float.toString(Float.parseFloat(f[3]))).isEqualTo(f[3]);
+            }
+        }
+        assertThat(covid).isPositive();
+        assertThat((double) kept / covid).isGreaterThanOrEqualTo(0.95);
     }
 
     @Test
