@@ -135,6 +135,9 @@ public final class HeatmapReview {
         for (int n = 0; n < measuredIndex.length; n++) {
             int i = measuredIndex[n];
             DatasetEntry entry = images.entry(i);
+            // read before looking at the map: a missing or broken mask fails the review even for an image whose
+            // map has no evidence, instead of passing unnoticed until a model happens to look there
+            BufferedImage mask = entry.lungMask() == null ? null : readMask(entry);
             Heatmap map = classifier.heatmapPreprocessed(images.input(i), size, size);
             if (map.isEmpty()) {
                 withoutEvidence++; // no mass to share: counted, left out of the means
@@ -143,8 +146,8 @@ public final class HeatmapReview {
                 called.add(scores[i] >= threshold);
                 borderShares.add(HeatmapRegions.shareInside(map, border));
                 cornerShares.add(HeatmapRegions.shareInside(map, corners));
-                lung.add(entry.lungMask() == null ? Double.NaN
-                        : HeatmapRegions.shareInside(map, HeatmapRegions.maskAt(readMask(entry), size, size)));
+                lung.add(mask == null ? Double.NaN
+                        : HeatmapRegions.shareInside(map, HeatmapRegions.maskAt(mask, size, size)));
             }
             if ((n + 1) % step == 0 || n + 1 == measuredIndex.length) {
                 log.printf(Locale.ROOT, "%s: Grad-CAM %d/%d images (%.1f s)%n", model, n + 1, measuredIndex.length,
