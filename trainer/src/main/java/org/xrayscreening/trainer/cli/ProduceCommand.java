@@ -383,9 +383,20 @@ public final class ProduceCommand implements Callable<Integer> {
             }
         }
         ModelMetadata old = staged.metadata();
-        double threshold = old.decisionThreshold();
+        // chosen again on the scores of the model as it is served (batch norms folded, as CovidClassifier loads it;
+        // the training run's validation pass differs in the last bits), compared as the stream job compares them
+        double threshold = org.xrayscreening.trainer.evaluation.ThresholdChooser.forSensitivity(
+                s.validationScores(), ProductionMetrics.positives(s.validationEntries()), targetSensitivity);
+        if (threshold != old.decisionThreshold()) {
+            out.printf(Locale.ROOT, "%s threshold: %.6f on the exact validation scores (staged %.6f)%n", tag, threshold,
+                    old.decisionThreshold());
+        }
         Bootstrap bootstrap = new Bootstrap(bootstrapReplicates, Bootstrap.DEFAULT_SEED);
         Map<String, Double> metrics = new LinkedHashMap<>(old.metrics());
+        // the staged figures came from the training run's own validation pass; these are the published model's
+        Publisher.putAll(metrics, "validation.chosen.", org.xrayscreening.trainer.evaluation.ConfusionMatrix.at(
+                s.validationScores(), ProductionMetrics.positives(s.validationEntries()), threshold));
+        metrics.put("validation.chosen.threshold", threshold);
         out.println(tag + " evaluate: bootstrap intervals (" + bootstrapReplicates + " replicates, patients resampled)");
         ModelScores validation = new ModelScores(s.name(), s.validationEntries(), s.validationScores(),
                 s.validationEntries(), s.validationScores(), null);
@@ -399,7 +410,8 @@ public final class ProduceCommand implements Callable<Integer> {
         ModelMetadata metadata = new ModelMetadata(arch, null, old.inputSize(), old.normalization(), old.classNames(),
                 threshold, old.trainingDataDigest(), metrics, null, command,
                 old.notes() + "; production model: test metrics at the validation-chosen threshold, patient bootstrap"
-                        + " 95% intervals (" + bootstrapReplicates + " replicates)", null);
+                        + " 95% intervals (" + bootstrapReplicates + " replicates)", null,
+                old.preprocessing()); // the masks and intensity step the weights were trained with
         Path weights = Files.createTempDirectory(work, "publish-");
         try {
             ChooseThresholdCommand.copyWeights(staged.directory(), weights);

@@ -79,7 +79,8 @@ public final class Publisher {
                 metadata);
     }
 
-    private static void putAll(Map<String, Double> m, String prefix, ConfusionMatrix cm) {
+    /** The confusion counts and rates of {@code cm} under {@code prefix}. */
+    public static void putAll(Map<String, Double> m, String prefix, ConfusionMatrix cm) {
         m.put(prefix + "tp", (double) cm.tp());
         m.put(prefix + "tn", (double) cm.tn());
         m.put(prefix + "fp", (double) cm.fp());

@@ -33,7 +33,7 @@ import org.xrayscreening.trainer.training.RunState;
 import org.xrayscreening.trainer.training.TrainingRun;
 
 /**
- * {@code trainer produce} end to end on two synthetic data folders (pooled), all four networks at 75 px (the
+ * {@code trainer produce} end to end on two synthetic data folders (combined), all four networks at 75 px (the
  * smallest InceptionV3 accepts; production uses each network's native size) with two batches each: four
  * published versions with digest, metrics with intervals, threshold and command, and their ensemble settings; a
  * rerun that retrains nothing;
@@ -82,8 +82,9 @@ class ProduceIT {
     void publishesFourModelsWithDigestMetricsIntervalsThresholdAndCommand() throws Exception {
         run(command);
         ModelRegistry reg = new ModelRegistry(registry);
-        // the pooled split, recomputed here from the pooled manifest the command wrote
-        String digest = DatasetSplit.of(Dataset.load(work.resolve("data")), new SplitSpec(42, 0.25, 0.30)).digest();
+        // the combined split, recomputed here as train and evaluate combine the two folders
+        String digest = DatasetSplit.of(Dataset.load(List.of(tmp.resolve("site-a"), tmp.resolve("site-b"))),
+                new SplitSpec(42, 0.25, 0.30)).digest();
         for (Architecture arch : Architecture.values()) {
             ModelMetadata m = reg.resolve(arch, "v1").metadata();
             Map<String, Double> metrics = m.metrics();
@@ -143,8 +144,7 @@ class ProduceIT {
         Path copy = work2.resolve("runs/mobilenet").resolve(run.getFileName());
         copyTree(run, copy);
         ObjectNode info = (ObjectNode) Json.MAPPER.readTree(copy.resolve(TrainingRun.RUN_FILE).toFile());
-        ((ObjectNode) info.get("options")).put("epochs", 2)
-                .put("data", work2.resolve("data").resolve(Dataset.MANIFEST).toString());
+        ((ObjectNode) info.get("options")).put("epochs", 2);
         Json.MAPPER.writeValue(copy.resolve(TrainingRun.RUN_FILE).toFile(), info);
         RunState state = Json.read(copy.resolve(TrainingRun.STATE_FILE), RunState.class);
         assertThat(state.completedEpochs).isEqualTo(1);
