@@ -24,6 +24,7 @@ import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.ConfusionMatrix;
 import org.xrayscreening.trainer.evaluation.ThresholdChooser;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -69,16 +70,12 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the threshold, publish nothing")
     boolean dryRun;
 
-    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (default: all cores)")
-    int threads;
-
-    @Option(names = "--score-cache", defaultValue = "runs/.score-cache",
-            description = "the evaluate command's score cache; 'none' to always recompute (default: ${DEFAULT-VALUE})")
-    String scoreCacheOption;
+    @Mixin
+    ScoringFlags scoring;
 
     @Override
     public Integer call() throws Exception {
-        TrainerCli.configureThreads(threads);
+        scoring.configureThreads();
         Dataset dataset;
         try {
             dataset = Dataset.load(data).withoutSources(excludeSources);
@@ -103,7 +100,8 @@ public final class ChooseThresholdCommand implements Callable<Integer> {
         try (CovidClassifier classifier = CovidClassifier.load(reg, version)) {
             Preprocessor pre = classifier.preprocessor();
             prepared = PreparedImages.load(validation, pre);
-            Path cached = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption).resolve(
+            Path cacheRoot = scoring.scoreCache();
+            Path cached = cacheRoot == null ? null : cacheRoot.resolve(
                     version.architecture().id() + "@" + version.version() + "-"
                             + ScoreCache.key(ds.digest(), Split.VALIDATION.id(), old.files()) + ".csv");
             float[][] pv = cached == null ? null : ScoreCache.read(cached, prepared, prepared);

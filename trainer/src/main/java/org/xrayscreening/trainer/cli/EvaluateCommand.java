@@ -41,6 +41,7 @@ import org.xrayscreening.trainer.evaluation.PrecisionAgreement;
 import org.xrayscreening.trainer.report.EvaluationReport;
 import org.xrayscreening.trainer.report.HeatmapGallery;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -121,13 +122,8 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--name", defaultValue = "evaluate", description = "run folder suffix (default: ${DEFAULT-VALUE})")
     String name;
 
-    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (default: all cores)")
-    int threads;
-
-    @Option(names = "--score-cache", defaultValue = "runs/.score-cache",
-            description = "folder of cached scores per (model version and its file checksums, split digest, split);"
-                    + " 'none' to always recompute (default: ${DEFAULT-VALUE})")
-    String scoreCacheOption;
+    @Mixin
+    ScoringFlags scoring;
 
     @Option(names = "--precision", split = ",", defaultValue = "fp32",
             description = "fp32, bf16 or auto; several (fp32,bf16) score each model in each and print how far the"
@@ -155,8 +151,8 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainerCli.configureThreads(threads);
-        scoreCache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
+        scoring.configureThreads();
+        scoreCache = scoring.scoreCache();
         if (bootstrapReplicates < 0 || calibrationBins < 1) {
             System.err.println("--bootstrap must be >= 0 and --calibration-bins >= 1");
             return 2;

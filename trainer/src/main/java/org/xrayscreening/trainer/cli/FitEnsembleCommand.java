@@ -27,6 +27,7 @@ import org.xrayscreening.trainer.dataset.SplitSpec;
 import org.xrayscreening.trainer.evaluation.EnsembleFitting;
 import org.xrayscreening.trainer.evaluation.EnsembleFitting.ModelValidationScores;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -91,16 +92,12 @@ public final class FitEnsembleCommand implements Callable<Integer> {
     @Option(names = "--version", description = "name of the published settings version (default: <UTC time>-<hash>)")
     String version;
 
-    @Option(names = "--threads", defaultValue = "0", description = "PyTorch threads (default: all cores)")
-    int threads;
-
-    @Option(names = "--score-cache", defaultValue = "runs/.score-cache",
-            description = "the evaluate command's score cache; 'none' to always recompute (default: ${DEFAULT-VALUE})")
-    String scoreCacheOption;
+    @Mixin
+    ScoringFlags scoring;
 
     @Override
     public Integer call() throws Exception {
-        TrainerCli.configureThreads(threads);
+        scoring.configureThreads();
         if (!Split.VALIDATION.id().equalsIgnoreCase(split.trim())) {
             System.err.println("--split must be validation: the ensemble is fit on validation only, and measured on"
                     + " test by `evaluate --ensemble-settings`");
@@ -126,7 +123,7 @@ public final class FitEnsembleCommand implements Callable<Integer> {
         for (String m : models) {
             refs.add(ModelRef.parse(m.trim()));
         }
-        Path cache = "none".equalsIgnoreCase(scoreCacheOption) ? null : Path.of(scoreCacheOption);
+        Path cache = scoring.scoreCache();
         EnsembleFitting.Result result;
         try {
             result = fit(new ModelRegistry(modelRegistry), refs, ds, cache, chosen, targetSensitivity, bandSpecificity,
